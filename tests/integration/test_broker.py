@@ -1,0 +1,145 @@
+"""The embedded Kafka broker, against the real thing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.broker import LocalBroker, create_topics, embedded_broker, port_accepts
+from pipeline.settings import Settings
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
+
+
+def _consume(
+    bootstrap: str, topic: str, expected: int, timeout: float = 30.0
+) -> list[tuple[int, int, bytes, bytes]]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    got: list[tuple[int, int, bytes, bytes]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                got.extend((r.partition, r.offset, r.key, r.value) for r in records)
+    finally:
+        consumer.close()
+    return got
+
+
+def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_produce_and_consume_100_messages(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    topic = topic_factory("roundtrip", 4)
+    sent = [(f"brand-{i % 7}".encode(), f"mention {i}".encode()) for i in range(100)]
+
+    _produce(kafka_bootstrap, topic, sent)
+    got = _consume(kafka_bootstrap, topic, expected=100)
+
+    assert len(got) == 100
+    assert sorted(value for *_, value in got) == sorted(value for _, value in sent)
+    # one key, one partition, in send order
+    by_key: dict[bytes, set[int]] = {}
+    for partition, _, key, _ in got:
+        by_key.setdefault(key, set()).add(partition)
+    assert all(len(partitions) == 1 for partitions in by_key.values())
+    for key in by_key:
+        in_order = [v for _, _, k, v in sorted(got) if k == key]
+        assert in_order == [v for k, v in sent if k == key]
+    assert len({partition for partition, *_ in got}) > 1  # the 4 partitions are really used
+
+
+def test_create_topics_is_idempotent(kafka_bootstrap: str) -> None:
+    names = [f"idem-{uuid.uuid4().hex[:8]}", f"idem-{uuid.uuid4().hex[:8]}"]
+    create_topics(kafka_bootstrap, names, partitions=2, configs={"cleanup.policy": "compact"})
+    create_topics(kafka_bootstrap, names, partitions=2)  # already there: no error
+    _produce(kafka_bootstrap, names[1], [(b"k", b"v")])
+    assert _consume(kafka_bootstrap, names[1], expected=1)[0][2:] == (b"k", b"v")
+
+
+def test_status_reports_running_with_pid(local_broker: LocalBroker | None) -> None:
+    if local_broker is None:
+        pytest.skip("EMBERWATCH_TEST_BOOTSTRAP names an external broker; no LocalBroker to inspect")
+    status = local_broker.status()
+    assert status.running
+    assert status.pid is not None and _alive(status.pid)
+    assert status.bootstrap is not None and status.bootstrap.startswith("127.0.0.1:")
+    assert status.data_dir == local_broker.data_dir
+    assert (status.data_dir / "meta.properties").is_file()
+
+
+def test_second_start_reuses_the_running_broker(local_broker: LocalBroker | None) -> None:
+    if local_broker is None:
+        pytest.skip("EMBERWATCH_TEST_BOOTSTRAP names an external broker; no LocalBroker to inspect")
+    before = local_broker.status()
+    # a fresh object for the same state dir, as another process would build it
+    again = LocalBroker(
+        local_broker.broker_dir, libs_dir=local_broker.libs_dir, pom=local_broker.pom
+    )
+    started = time.monotonic()
+    assert again.start(timeout=30) == before.bootstrap
+    assert time.monotonic() - started < 10  # no new JVM
+    assert not again.started_here
+    assert again.status().pid == before.pid
+    assert local_broker.start(timeout=30) == before.bootstrap
+    assert local_broker.status().pid == before.pid
+
+
+@pytest.mark.slow
+def test_stop_really_stops_and_restart_keeps_data(
+    broker_factory: Callable[[], LocalBroker],
+) -> None:
+    broker = broker_factory()
+    bootstrap = broker.start()
+    pid = broker.status().pid
+    assert pid is not None
+    port = int(bootstrap.rsplit(":", 1)[1])
+    topic = f"survives-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, [topic], partitions=1)
+    _produce(bootstrap, topic, [(b"k", b"kept")])
+
+    broker.stop()
+
+    assert not _alive(pid)
+    assert not port_accepts(port)
+    assert not broker.pid_file.exists()
+    assert broker.status() == type(broker.status())(
+        running=False, pid=None, bootstrap=None, data_dir=broker.data_dir
+    )
+    broker.stop()  # stopping a stopped broker is a no-op
+
+    # same state dir again: same cluster, same data, through the context manager this time
+    settings = Settings(bootstrap_servers=None, state_dir=broker.broker_dir.parent)
+    with embedded_broker(settings) as again:
+        new_pid = broker.status().pid
+        assert new_pid is not None and new_pid != pid
+        got = _consume(again, topic, expected=1)
+        assert [(k, v) for *_, k, v in got] == [(b"k", b"kept")]
+    assert not _alive(new_pid)
+    assert not broker.status().running
