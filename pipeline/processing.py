@@ -1,0 +1,224 @@
+"""Ingest, shared by the live agent and the backtest: decode, validate, match brands, classify.
+
+``Ingestor.process`` takes a batch of raw messages and returns, per brand, the scored mentions for
+the detector, plus the dead letters. It does no I/O: the agent sends what it returns, the backtest
+writes it to files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from pipeline.catalog import BrandCatalog
+from pipeline.core.types import ScoredMention
+from pipeline.errors import RecordError
+from pipeline.records import Mention, SourceCoordinates, decode_mention
+
+logger = logging.getLogger(__name__)
+
+CLASSIFIED_SCHEMA = "emberwatch.classified/v1"
+MAX_CLASSIFIED_TEXT = 1000  # characters of text carried to the detector for evidence
+
+
+class PredictionLike(Protocol):
+    label: str
+    negative: float
+    lang: str
+    categories: dict[str, float]
+
+
+class ClassifierLike(Protocol):
+    def predict(
+        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
+    ) -> Sequence[PredictionLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    value: bytes
+    coords: SourceCoordinates | None = None
+    arrived_at: float | None = None  # Kafka timestamp of the raw message, seconds
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    raw: bytes
+    reason: str
+    error: str
+    coords: SourceCoordinates | None
+
+
+@dataclass(slots=True)
+class IngestResult:
+    by_brand: dict[str, list[ScoredMention]] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)
+    classified: int = 0  # valid mentions that named at least one brand
+    unmatched: int = 0  # valid mentions that named none
+    first_arrival: float | None = None
+    progress: dict[int, float] = field(default_factory=dict)  # raw partition -> newest event time
+
+    @property
+    def valid(self) -> int:
+        return self.classified + self.unmatched
+
+
+class Ingestor:
+    """Turns raw bytes into per-brand scored mentions; bad input becomes dead letters."""
+
+    def __init__(
+        self,
+        catalog: BrandCatalog,
+        classifier: ClassifierLike,
+        *,
+        max_message_bytes: int,
+        max_text_chars: int,
+    ) -> None:
+        self.catalog = catalog
+        self.classifier = classifier
+        self.max_message_bytes = max_message_bytes
+        self.max_text_chars = max_text_chars
+
+    def brands_for(self, mention: Mention) -> list[str]:
+        if mention.brand is not None:
+            if mention.brand not in self.catalog and self.catalog.strict:
+                msg = f"brand {mention.brand!r} is not in the catalog"
+                raise RecordError("unknown_brand", msg)
+            return [mention.brand]
+        return self.catalog.match(mention.text)
+
+    def process(self, messages: Sequence[RawMessage]) -> IngestResult:
+        result = IngestResult()
+        matched: list[tuple[Mention, list[str]]] = []
+        for message in messages:
+            if message.arrived_at is not None and (
+                result.first_arrival is None or message.arrived_at < result.first_arrival
+            ):
+                result.first_arrival = message.arrived_at
+            try:
+                mention = decode_mention(
+                    message.value,
+                    max_bytes=self.max_message_bytes,
+                    max_text_chars=self.max_text_chars,
+                )
+                brands = self.brands_for(mention)
+            except RecordError as exc:
+                result.dead.append(DeadLetter(message.value, exc.reason, str(exc), message.coords))
+                continue
+            if message.coords is not None:
+                part = message.coords.partition
+                if mention.ts > result.progress.get(part, float("-inf")):
+                    result.progress[part] = mention.ts
+            if brands:
+                matched.append((mention, brands))
+            else:
+                result.unmatched += 1
+        if not matched:
+            return result
+        predictions = self.classifier.predict(
+            [m.text for m, _ in matched], [m.lang for m, _ in matched]
+        )
+        for (mention, brands), prediction in zip(matched, predictions, strict=True):
+            result.classified += 1
+            for brand in brands:
+                result.by_brand.setdefault(brand, []).append(
+                    ScoredMention(
+                        brand=brand,
+                        source=mention.source,
+                        mention_id=mention.id,
+                        ts=mention.ts,
+                        text=mention.text[:MAX_CLASSIFIED_TEXT],
+                        label=prediction.label,
+                        p_negative=round(float(prediction.negative), 4),
+                        lang=prediction.lang,
+                        categories={k: round(float(v), 3) for k, v in prediction.categories.items()},
+                        author_id=mention.author.id,
+                        followers=mention.author.followers,
+                        verified=mention.author.verified,
+                        likes=mention.likes,
+                        shares=mention.shares,
+                        replies=mention.replies,
+                        url=mention.url,
+                    )
+                )
+        return result
+
+
+# --- the classified-mentions wire format (internal topic, one message per brand per batch) ------
+
+
+def _scored_to_wire(m: ScoredMention) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "i": m.mention_id,
+        "s": m.source,
+        "t": m.ts,
+        "x": m.text,
+        "l": m.label,
+        "n": m.p_negative,
+        "g": m.lang,
+    }
+    if m.categories:
+        out["c"] = dict(m.categories)
+    if m.author_id is not None:
+        out["a"] = m.author_id
+    if m.followers:
+        out["f"] = m.followers
+    if m.verified:
+        out["v"] = True
+    if m.likes:
+        out["k"] = m.likes
+    if m.shares:
+        out["h"] = m.shares
+    if m.replies:
+        out["r"] = m.replies
+    if m.url is not None:
+        out["u"] = m.url
+    return out
+
+
+def encode_classified(brand: str, mentions: Sequence[ScoredMention], arrived_at: float | None) -> bytes:
+    """One micro-batch of a brand's scored mentions, as sent on the classified topic."""
+    return orjson.dumps(
+        {
+            "schema": CLASSIFIED_SCHEMA,
+            "brand": brand,
+            "arrived_at": arrived_at,
+            "mentions": [_scored_to_wire(m) for m in mentions],
+        }
+    )
+
+
+def decode_classified(raw: bytes) -> tuple[str, float | None, list[ScoredMention]]:
+    """Inverse of ``encode_classified``; raises ``RecordError`` on anything else."""
+    try:
+        obj = orjson.loads(raw)
+        brand = obj["brand"]
+        mentions = [
+            ScoredMention(
+                brand=brand,
+                source=d["s"],
+                mention_id=d["i"],
+                ts=float(d["t"]),
+                text=d["x"],
+                label=d["l"],
+                p_negative=float(d["n"]),
+                lang=d.get("g", "other"),
+                categories=d.get("c", {}),
+                author_id=d.get("a"),
+                followers=d.get("f", 0),
+                verified=d.get("v", False),
+                likes=d.get("k", 0),
+                shares=d.get("h", 0),
+                replies=d.get("r", 0),
+                url=d.get("u"),
+            )
+            for d in obj["mentions"]
+        ]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"not a classified micro-batch: {exc}"
+        raise RecordError("invalid_json", msg) from exc
+    return brand, obj.get("arrived_at"), mentions

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from pipeline.catalog import BrandCatalog
+from pipeline.processing import Ingestor, RawMessage, decode_classified, encode_classified
+from pipeline.records import SourceCoordinates
+
+
+@dataclass
+class KeywordPrediction:
+    label: str
+    negative: float
+    lang: str
+    categories: dict[str, float] = field(default_factory=dict)
+
+
+class KeywordClassifier:
+    """A tiny deterministic stand-in for the model: 'bad' means negative."""
+
+    def predict(
+        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
+    ) -> list[KeywordPrediction]:
+        return [
+            KeywordPrediction("negative", 0.9, "en", {"data_breach": 0.8})
+            if "bad" in t
+            else KeywordPrediction("neutral", 0.1, "en")
+            for t in texts
+        ]
+
+
+CATALOG = BrandCatalog.from_mapping(
+    {"brands": [{"id": "acme", "name": "Acme"}, {"id": "zeta", "name": "Zeta"}]}
+)
+
+
+def line(i: int, text: str, **extra: object) -> bytes:
+    return orjson.dumps(
+        {"id": str(i), "source": "t", "created_at": f"2026-01-01T00:00:{i:02d}Z", "text": text, **extra}
+    )
+
+
+def make(strict: bool = False) -> Ingestor:
+    catalog = BrandCatalog(CATALOG.brands.values(), strict=strict)
+    return Ingestor(catalog, KeywordClassifier(), max_message_bytes=10_000, max_text_chars=500)
+
+
+def test_every_message_is_accounted_for() -> None:
+    messages = [
+        RawMessage(line(1, "Acme is bad"), SourceCoordinates("raw", 0, 1)),
+        RawMessage(line(2, "Acme and Zeta"), SourceCoordinates("raw", 1, 5)),
+        RawMessage(line(3, "nobody"), SourceCoordinates("raw", 1, 6)),
+        RawMessage(b"garbage", SourceCoordinates("raw", 0, 2)),
+        RawMessage(line(4, "explicit", brand="ghost"), SourceCoordinates("raw", 0, 3)),
+    ]
+    result = make().process(messages)
+    assert result.classified == 3 and result.unmatched == 1 and len(result.dead) == 1
+    assert result.classified + result.unmatched + len(result.dead) == len(messages)
+    assert sorted(result.by_brand) == ["acme", "ghost", "zeta"]
+    assert [m.mention_id for m in result.by_brand["acme"]] == ["1", "2"]
+    assert result.by_brand["acme"][0].label == "negative"
+    assert result.dead[0].reason == "invalid_json"
+    assert result.dead[0].coords == SourceCoordinates("raw", 0, 2)
+    assert result.progress == {0: 1767225604.0, 1: 1767225603.0}
+
+
+def test_strict_catalog_dead_letters_unknown_brands() -> None:
+    result = make(strict=True).process([RawMessage(line(1, "x", brand="ghost"))])
+    assert [d.reason for d in result.dead] == ["unknown_brand"]
+
+
+def test_classified_wire_round_trip() -> None:
+    result = make().process([RawMessage(line(1, "Acme is bad", url="http://x", author={"id": "a", "followers": 5}))])
+    mentions = result.by_brand["acme"]
+    brand, arrived, decoded = decode_classified(encode_classified("acme", mentions, 12.5))
+    assert (brand, arrived) == ("acme", 12.5)
+    assert decoded == mentions
