@@ -1,0 +1,167 @@
+"""Crisis-risk score 0-100 from explainable drivers (each in [0, 1], weighted into points)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.core.baseline import nb_surprise, share_surprise
+from pipeline.core.config import DetectorConfig
+from pipeline.core.windows import WindowSums
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """Observed scored counts of one window and what the baseline expected."""
+
+    name: str
+    sums: WindowSums
+    expected: float
+    neg_share: float  # usual negative share
+    alpha: float
+
+    @property
+    def n(self) -> int:
+        return self.sums.scored_n
+
+    @property
+    def neg(self) -> int:
+        return self.sums.scored_neg
+
+    @property
+    def expected_neg(self) -> float:
+        return self.expected * self.neg_share
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float
+    drivers: dict[str, float]  # driver -> points contributed
+    signals: dict[str, float]  # driver -> raw strength in [0, 1]
+    spread_factor: float
+    capped: str | None  # why the score was held below warning, if it was
+
+
+def _ramp(surprise: float, cfg: DetectorConfig) -> float:
+    span = cfg.surprise_full - cfg.surprise_floor
+    return min(1.0, max(0.0, (surprise - cfg.surprise_floor) / span))
+
+
+def _excess(x: float, mu: float, cfg: DetectorConfig) -> float:
+    return min(1.0, max(0.0, (x - mu) / cfg.min_excess_mentions))
+
+
+def volume_signal(views: list[WindowView], cfg: DetectorConfig) -> float:
+    best = 0.0
+    for v in views:
+        s = nb_surprise(v.n, v.expected, v.alpha)
+        best = max(best, _ramp(s, cfg) * _excess(v.n, v.expected, cfg))
+    return best
+
+
+def negativity_signal(views: list[WindowView], cfg: DetectorConfig) -> float:
+    """Strength of the negativity shift: negative share above usual, or negative count above
+    expected while the share did not fall (a benign spike dilutes the share)."""
+    best = 0.0
+    for v in views:
+        if v.neg < cfg.min_negative_mentions:
+            continue
+        s_share = share_surprise(v.neg, v.n, v.neg_share, cfg.share_overdispersion)
+        best = max(best, _ramp(s_share, cfg) * _excess(v.neg, v.n * v.neg_share, cfg))
+        if v.neg >= v.n * v.neg_share * (1.0 - cfg.share_drop_tolerance):
+            s_count = nb_surprise(v.neg, v.expected_neg, v.alpha)
+            best = max(best, _ramp(s_count, cfg) * _excess(v.neg, v.expected_neg, cfg))
+    return best
+
+
+def acceleration_signal(short: WindowView, before: WindowView, cfg: DetectorConfig) -> float:
+    """The short window against the mid window just before it, given their expected ratio."""
+    x1, x0 = short.n, before.n
+    if x1 <= short.expected:
+        return 0.0
+    total = x0 + x1
+    p = short.expected / (short.expected + before.expected)
+    s = share_surprise(x1, total, p, cfg.share_overdispersion)
+    return _ramp(s, cfg) * _excess(x1, total * p, cfg)
+
+
+def reach_signal(mid: WindowSums, cfg: DetectorConfig) -> float:
+    r = mid.max_neg_reach
+    if r <= cfg.reach_floor:
+        return 0.0
+    return min(1.0, math.log10(r / cfg.reach_floor) / math.log10(cfg.reach_full / cfg.reach_floor))
+
+
+def category_signal(
+    mid: WindowSums, usual: dict[str, float], cfg: DetectorConfig
+) -> tuple[float, str | None]:
+    best, which = 0.0, None
+    if mid.n <= 0:
+        return best, which
+    for cat in sorted(mid.cats):
+        k = mid.cats[cat]
+        if k < cfg.category_min_mentions:
+            continue
+        excess = k / mid.n - usual.get(cat, 0.0)
+        d = cfg.category_weight(cat) * min(1.0, max(0.0, excess / cfg.category_excess_full))
+        if d > best:
+            best, which = d, cat
+    return best, which
+
+
+def spread_factor(mid: WindowSums, cfg: DetectorConfig) -> float:
+    """< 1 when a few authors make most of the mentions (one spammer is not a crisis)."""
+    if mid.with_author < cfg.spread_min_mentions:
+        return 1.0
+    ratio = mid.distinct_authors / mid.with_author
+    return min(1.0, max(cfg.spread_min_factor, ratio / cfg.spread_full_ratio))
+
+
+def score(
+    short: WindowView,
+    mid: WindowView,
+    long: WindowView,
+    before: WindowView,
+    usual_cats: dict[str, float],
+    history_hours: float,
+    cfg: DetectorConfig,
+) -> Score:
+    views = [short, mid, long]
+    d_vol = volume_signal(views, cfg)
+    if cfg.volume_only:
+        d_neg = d_vol
+    else:
+        d_neg = negativity_signal(views, cfg)
+    d_acc = acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
+    d_reach = reach_signal(mid.sums, cfg)
+    d_cat, _ = category_signal(mid.sums, usual_cats, cfg)
+    spread = spread_factor(mid.sums, cfg)
+    drivers = {
+        "volume": spread * cfg.weight_volume * d_vol,
+        "negativity": spread * cfg.weight_negativity * d_neg,
+        "acceleration": spread * cfg.weight_acceleration * d_acc,
+        "reach": cfg.weight_reach * d_reach,
+        "category": cfg.weight_category * d_cat,
+    }
+    total = min(100.0, sum(drivers.values()))
+    capped = None
+    below_warning = cfg.warning_threshold - 0.01
+    if history_hours < cfg.min_history_hours:
+        capped = "cold_start"
+    elif not cfg.volume_only and d_neg < cfg.negativity_gate:
+        capped = "not_negative"
+    if capped is not None and total > below_warning:
+        total = below_warning
+    else:
+        capped = None
+    signals = {
+        "volume": d_vol,
+        "negativity": d_neg,
+        "acceleration": d_acc,
+        "reach": d_reach,
+        "category": d_cat,
+    }
+    rounded = {k: round(v, 3) for k, v in drivers.items()}
+    return Score(
+        round(total, 3), rounded, {k: round(v, 4) for k, v in signals.items()}, spread, capped
+    )

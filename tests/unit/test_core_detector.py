@@ -1,0 +1,263 @@
+"""BrandDetector and detect_stream: determinism, serialisation, benign spikes, cold start."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from pipeline.core.detector import (
+    AlertEvent,
+    BrandDetector,
+    DetectorConfig,
+    Observation,
+    detect_stream,
+)
+from pipeline.core.types import ScoredMention
+from pipeline.errors import ConfigError, RecordError
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
+DAY = 86400.0
+
+
+def stream(
+    seed: int,
+    days: float,
+    rate_per_min: float = 1.0,
+    neg_share: float = 0.3,
+    brand: str = "acme",
+    spike_at: float | None = None,
+    spike_minutes: int = 60,
+    spike_factor: float = 10.0,
+    spike_neg_share: float = 0.85,
+    source: str = "x",
+) -> list[ScoredMention]:
+    """Poisson mentions with a daily cycle, optionally a spike (crisis or benign)."""
+    rng = random.Random(seed)
+    out: list[ScoredMention] = []
+    minutes = int(days * 1440)
+    for k in range(minutes):
+        t = T0 + 60.0 * k
+        hod = (k // 60) % 24
+        rate = rate_per_min * (0.4 + 1.2 * math.sin(math.pi * hod / 24.0) ** 2)
+        share = neg_share
+        in_spike = spike_at is not None and spike_at <= t < spike_at + 60 * spike_minutes
+        if in_spike:
+            rate *= spike_factor
+            share = spike_neg_share
+        count = _poisson(rng, rate)
+        for _ in range(count):
+            neg = rng.random() < share
+            label = "negative" if neg else ("positive" if in_spike else "neutral")
+            out.append(
+                ScoredMention(
+                    brand=brand,
+                    source=source,
+                    mention_id=f"{brand}-{seed}-{len(out)}",
+                    ts=t + rng.random() * 60.0,
+                    text="terrible outage again #fail" if neg else "nice launch #love",
+                    label=label,
+                    p_negative=0.9 if neg else 0.1,
+                    author_id=f"u{rng.randrange(1_000_000)}",
+                    followers=rng.choice([10, 100, 1000, 50_000]),
+                )
+            )
+    out.sort(key=lambda m: (m.ts, m.mention_id))
+    return out
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p < limit:
+            return k
+        k += 1
+
+
+def run(mentions: list[ScoredMention], cfg: DetectorConfig | None = None) -> list[AlertEvent]:
+    c = cfg or DetectorConfig()
+    return list(detect_stream(mentions, lambda _b: c))
+
+
+def shuffled_within(
+    mentions: list[ScoredMention], seed: int, max_delay: float
+) -> list[ScoredMention]:
+    rng = random.Random(seed)
+    keyed = [(m.ts + rng.random() * max_delay, i, m) for i, m in enumerate(mentions)]
+    keyed.sort()
+    return [m for _, _, m in keyed]
+
+
+@pytest.fixture(scope="module")
+def crisis_stream() -> list[ScoredMention]:
+    return stream(7, days=2.5, spike_at=T0 + 2 * DAY + 10 * 3600)
+
+
+def test_crisis_opens_one_episode_and_escalates(crisis_stream: list[ScoredMention]) -> None:
+    events = run(crisis_stream)
+    assert events, "the crisis was not detected"
+    ids = {e.alert_id for e in events}
+    assert len(ids) == 1
+    first = events[0]
+    assert first.status == "opened"
+    onset = T0 + 2 * DAY + 10 * 3600
+    severe = [e for e in events if e.severity in ("warning", "critical")]
+    assert severe
+    t_detect = datetime.fromisoformat(severe[0].event_time).timestamp() - onset
+    assert 0 < t_detect <= 20 * 60
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert len({e.event_id for e in events}) == len(events)
+    record = first.to_dict()
+    assert record["schema"] == "emberwatch.alert/v1"
+    assert record["alert_id"].startswith("ew-")
+    orjson.dumps(record)  # JSON-safe
+    ev = record["evidence"]
+    assert set(ev["drivers"]) == {"volume", "negativity", "acceleration", "reach", "category"}
+    assert ev["top_mentions"] and all(len(m["text"]) <= 280 for m in ev["top_mentions"])
+    assert ev["windows"]["15m"]["count"] > ev["windows"]["15m"]["expected"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_out_of_order_within_lateness_equals_sorted(
+    crisis_stream: list[ScoredMention], seed: int
+) -> None:
+    expected = run(crisis_stream)
+    got = run(shuffled_within(crisis_stream, seed, max_delay=110.0))
+    assert got == expected
+
+
+def test_ids_are_deterministic_across_runs(crisis_stream: list[ScoredMention]) -> None:
+    a = run(crisis_stream)
+    b = run(list(crisis_stream))
+    assert [(e.alert_id, e.event_id) for e in a] == [(e.alert_id, e.event_id) for e in b]
+
+
+def test_duplicates_do_not_change_the_result(crisis_stream: list[ScoredMention]) -> None:
+    rng = random.Random(3)
+    doubled = list(crisis_stream)
+    for m in rng.sample(crisis_stream, 500):
+        doubled.append(replace(m, ts=m.ts))  # same source and id: a redelivery
+    doubled = shuffled_within(doubled, 5, 60.0)
+    a = run(crisis_stream)
+    b = run(doubled)
+
+    def essence(events: list[AlertEvent]) -> list[tuple[object, ...]]:
+        return [(e.alert_id, e.event_id, e.score, e.evidence["windows"]) for e in events]
+
+    assert a
+    assert essence(a) == essence(b)
+
+
+def test_state_round_trip_is_exact_and_resumes_identically(
+    crisis_stream: list[ScoredMention],
+) -> None:
+    cfg = DetectorConfig()
+    straight = BrandDetector.new("acme", cfg)
+    resumed = BrandDetector.new("acme", cfg)
+    out_a: list[AlertEvent] = []
+    out_b: list[AlertEvent] = []
+    batch = 400
+    for i in range(0, len(crisis_stream), batch):
+        chunk = crisis_stream[i : i + batch]
+        for m in chunk:
+            straight.observe(m)
+            resumed.observe(m)
+        wm = chunk[-1].ts
+        out_a.extend(straight.advance(wm))
+        out_b.extend(resumed.advance(wm))
+        data = resumed.to_bytes()
+        resumed = BrandDetector.from_bytes(data, cfg)
+        assert resumed.to_bytes() == data
+    assert out_a == out_b
+    assert out_a
+    assert len(straight.to_bytes()) < 400_000
+
+
+def test_from_bytes_rejects_other_bucket_size_and_garbage() -> None:
+    det = BrandDetector.new("acme", DetectorConfig())
+    with pytest.raises(ConfigError):
+        BrandDetector.from_bytes(det.to_bytes(), DetectorConfig(bucket_seconds=30))
+    with pytest.raises(ConfigError):
+        BrandDetector.from_bytes(b"not json", DetectorConfig())
+
+
+def test_positive_spike_raises_at_most_a_watch() -> None:
+    benign = stream(
+        11, days=2.5, spike_at=T0 + 2 * DAY + 10 * 3600, spike_factor=12.0, spike_neg_share=0.05
+    )
+    events = run(benign)
+    assert all(e.severity == "watch" for e in events)
+
+
+def test_cold_start_never_warns() -> None:
+    # a brand seen for the first time, straight into heavy and very negative traffic
+    hot = stream(5, days=0.8, rate_per_min=3.0, neg_share=0.3, spike_at=T0 + 6 * 3600)
+    events = run(hot)
+    assert all(e.severity == "watch" for e in events)
+
+
+def test_new_source_switched_on_is_not_a_crisis() -> None:
+    base = stream(21, days=3.0)
+    extra = stream(22, days=1.0, rate_per_min=5.0, source="reddit")
+    extra = [replace(m, ts=m.ts + 2 * DAY, mention_id="r" + m.mention_id) for m in extra]
+    merged = sorted(base + extra, key=lambda m: (m.ts, m.mention_id))
+    events = run(merged)
+    assert all(e.severity == "watch" for e in events)
+
+
+def test_quiet_brand_stays_quiet() -> None:
+    events = run(stream(9, days=3.0, rate_per_min=0.05))
+    assert not [e for e in events if e.severity != "watch"]
+
+
+def test_multi_brand_stream_is_ordered_and_independent() -> None:
+    a = stream(31, days=2.5, brand="a", spike_at=T0 + 2 * DAY + 3 * 3600)
+    b = stream(32, days=2.5, brand="b", spike_at=T0 + 2 * DAY + 3 * 3600)
+    both = sorted(a + b, key=lambda m: (m.ts, m.brand, m.mention_id))
+    events = run(both)
+    assert {e.brand for e in events} == {"a", "b"}
+    keys = [(e.event_time, e.brand, e.seq) for e in events]
+    assert keys == sorted(keys)
+    assert [e for e in events if e.brand == "a"] == run(a)
+    assert run(shuffled_within(both, 4, 100.0)) == events
+
+
+def test_observe_rejects_other_brand_and_bad_time() -> None:
+    det = BrandDetector.new("acme", DetectorConfig())
+    m = stream(1, days=0.01)[0]
+    with pytest.raises(RecordError):
+        det.observe(replace(m, brand="other"))
+    with pytest.raises(RecordError):
+        det.observe(replace(m, ts=float("nan")))
+    assert det.observe(m) is Observation.ACCEPTED
+    assert det.watermark is None
+    det.advance(m.ts + 1000)
+    assert det.watermark == m.ts + 1000
+    assert det.advance(m.ts) == []
+    assert det.watermark == m.ts + 1000
+
+
+def test_config_overrides() -> None:
+    base = DetectorConfig()
+    cfg = DetectorConfig.from_mapping(
+        base, {"warning_threshold": 60, "timezone": "Europe/Paris", "category_weights": {"x": 1}}
+    )
+    assert cfg.warning_threshold == 60.0
+    assert cfg.timezone == "Europe/Paris"
+    assert cfg.category_weight("x") == 1.0
+    assert cfg.category_weight("data_breach") == 1.0
+    with pytest.raises(ConfigError):
+        DetectorConfig.from_mapping(base, {"no_such_knob": 1})
+    with pytest.raises(ConfigError):
+        DetectorConfig.from_mapping(base, {"warning_threshold": "high"})
+    with pytest.raises(ConfigError):
+        DetectorConfig.from_mapping(base, {"bucket_seconds": 30})
+    with pytest.raises(ConfigError):
+        DetectorConfig.from_mapping(base, {"timezone": "Mars/Olympus"})
+    with pytest.raises(ConfigError):
+        DetectorConfig.from_mapping(base, {"watch_threshold": 90})
