@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,9 @@ _DEBIAN_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
 _MVN_TIMEOUT_S = 900.0
 _FORMAT_TIMEOUT_S = 120.0
 _LOG_TAIL_LINES = 40
+_BIND_ATTEMPTS = 2
+_LOG_ERROR = re.compile(r"\] (ERROR|FATAL) |^Caused by:|^[\w.$]+(Exception|Error)\b")
+_BIND_CLASH = "Address already in use"
 
 # Used when no log4j.properties sits next to the pom (a custom ``kafka_pom``).
 _FALLBACK_LOG4J = """\
@@ -359,6 +363,7 @@ class LocalBroker:
         self.num_partitions = num_partitions
         self.started_here = False
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log_offsets: dict[Path, int] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBroker:
@@ -467,39 +472,49 @@ class LocalBroker:
             self.pid_file.unlink(missing_ok=True)  # stale
             ensure_jars(self.libs_dir, self.pom)
             java = _require_tools("java")["java"]
-            port, controller_port = self._choose_ports()
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.logs_dir.mkdir(parents=True, exist_ok=True)
-            self.properties_file.write_text(
-                render_server_properties(
-                    port=port,
-                    controller_port=controller_port,
-                    data_dir=self.data_dir,
-                    num_partitions=self.num_partitions,
-                ),
-                encoding="latin-1",
-            )
-            self.port_file.write_text(
-                json.dumps({"port": port, "controller_port": controller_port}) + "\n",
-                encoding="utf-8",
-            )
-            self._format_storage(java)
-            pid = self._launch(java)
-            started = time.monotonic()
-            try:
-                self._wait_ready(pid, port, deadline)
-            except BrokerError:
-                self._kill_quietly(pid)
-                raise
-            self.started_here = True
-            bootstrap = f"{HOST}:{port}"
-            logger.info(
-                "Kafka broker pid %d ready at %s in %.1fs",
-                pid,
-                bootstrap,
-                time.monotonic() - started,
-            )
-            return bootstrap
+            for attempt in range(1, _BIND_ATTEMPTS + 1):
+                try:
+                    return self._start_new(java, deadline)
+                except BrokerError as exc:
+                    # A free port picked by us can be taken by someone else before the JVM binds.
+                    if self.port or attempt == _BIND_ATTEMPTS or _BIND_CLASH not in str(exc):
+                        raise
+                    logger.warning("Kafka broker port taken during start; retrying on new ports")
+                    self.port_file.unlink(missing_ok=True)
+            msg = "unreachable"  # the loop returns or raises
+            raise AssertionError(msg)
+
+    def _start_new(self, java: str, deadline: float) -> str:
+        port, controller_port = self._choose_ports()
+        self.properties_file.write_text(
+            render_server_properties(
+                port=port,
+                controller_port=controller_port,
+                data_dir=self.data_dir,
+                num_partitions=self.num_partitions,
+            ),
+            encoding="latin-1",
+        )
+        self.port_file.write_text(
+            json.dumps({"port": port, "controller_port": controller_port}) + "\n",
+            encoding="utf-8",
+        )
+        self._format_storage(java)
+        pid = self._launch(java)
+        started = time.monotonic()
+        try:
+            self._wait_ready(pid, port, deadline)
+        except BrokerError:
+            self._kill_quietly(pid)
+            raise
+        self.started_here = True
+        bootstrap = f"{HOST}:{port}"
+        logger.info(
+            "Kafka broker pid %d ready at %s in %.1fs", pid, bootstrap, time.monotonic() - started
+        )
+        return bootstrap
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker of this state dir by its recorded pid (SIGTERM, then SIGKILL)."""
@@ -585,6 +600,11 @@ class LocalBroker:
             raise BrokerError(msg)
 
     def _launch(self, java: str) -> int:
+        # logs are appended across starts: error reports read only what this start wrote
+        self._log_offsets = {
+            path: path.stat().st_size if path.exists() else 0
+            for path in (self.stdout_log, self.server_log)
+        }
         argv = self._java_argv(java, _MAIN_CLASS, str(self.properties_file))
         argv[1:1] = [
             f"-Xmx{self.heap_mb}m",
@@ -612,14 +632,21 @@ class LocalBroker:
         return proc.pid
 
     def _log_tail(self) -> str:
+        """This start's errors (the cause often precedes pages of shutdown lines), then the tail."""
         parts: list[str] = []
         for path in (self.stdout_log, self.server_log):
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                with path.open("rb") as handle:
+                    handle.seek(self._log_offsets.get(path, 0))
+                    text = handle.read().decode("utf-8", errors="replace")
             except OSError:
                 continue
-            if text.strip():
-                parts.append(f"--- {path} ---\n{_tail(text)}")
+            if not text.strip():
+                continue
+            errors = [line for line in text.splitlines() if _LOG_ERROR.search(line)]
+            if errors:
+                parts.append(f"--- errors in {path} ---\n" + "\n".join(errors[-10:]))
+            parts.append(f"--- {path} (tail) ---\n{_tail(text)}")
         return "\n".join(parts) or "(no broker output)"
 
     def _wait_ready(self, pid: int, port: int, deadline: float) -> None:
@@ -633,7 +660,7 @@ class LocalBroker:
             if port_accepts(port):
                 remaining = deadline - time.monotonic()
                 try:
-                    if _metadata_ready(bootstrap, timeout=max(1.0, min(5.0, remaining))):
+                    if _metadata_ready(bootstrap, timeout=max(1.0, min(3.0, remaining))):
                         return
                     last_error = "metadata lists no broker yet"
                 except (KafkaError, OSError) as exc:

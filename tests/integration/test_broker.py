@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from pipeline import broker as broker_mod
 from pipeline.broker import LocalBroker, create_topics, embedded_broker, port_accepts
+from pipeline.errors import BrokerError
 from pipeline.settings import Settings
 
 
@@ -142,4 +146,61 @@ def test_stop_really_stops_and_restart_keeps_data(
         got = _consume(again, topic, expected=1)
         assert [(k, v) for *_, k, v in got] == [(b"k", b"kept")]
     assert not _alive(new_pid)
+    assert not broker.status().running
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port that something else is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_broker_that_dies_raises_with_its_log(
+    broker_factory: Callable[[], LocalBroker], taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = broker_factory()
+    # Every broker port handed out is already taken: the JVM fails to bind and exits, twice.
+    real_pick = broker_mod.pick_free_port
+
+    def pick(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
+        # the broker port (picked first, nothing excluded) is taken; the controller port is free
+        return real_pick(host, exclude) if exclude else taken_port
+
+    monkeypatch.setattr(broker_mod, "pick_free_port", pick)
+
+    with pytest.raises(BrokerError, match="exited during start") as info:
+        broker.start(timeout=60)
+
+    assert "Address already in use" in str(info.value)  # the tail of the broker's own log
+    assert not broker.status().running
+    assert not broker.pid_file.exists()
+
+
+def test_port_taken_between_pick_and_bind_is_retried(
+    broker_factory: Callable[[], LocalBroker], taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = broker_factory()
+    real_pick = broker_mod.pick_free_port
+    handed = iter([taken_port])
+
+    def pick(*args: Any, **kwargs: Any) -> int:
+        return next(handed, None) or real_pick(*args, **kwargs)
+
+    monkeypatch.setattr(broker_mod, "pick_free_port", pick)
+
+    bootstrap = broker.start(timeout=90)
+
+    assert bootstrap != f"127.0.0.1:{taken_port}"
+    assert broker.status().running
+    broker.stop()
+
+
+def test_fixed_port_in_use_is_refused(tmp_path: Path, taken_port: int) -> None:
+    settings = Settings(bootstrap_servers=None, state_dir=tmp_path, broker_port=taken_port)
+    broker = LocalBroker.from_settings(settings)
+    with pytest.raises(BrokerError, match=f"127.0.0.1:{taken_port} is already in use"):
+        broker.start(timeout=30)
     assert not broker.status().running
