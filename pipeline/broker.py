@@ -435,7 +435,8 @@ class LocalBroker:
         if not _pid_alive(pid):
             return False
         argv = _cmdline(pid)
-        return _MAIN_CLASS in argv and any(str(self.broker_dir) in arg for arg in argv)
+        # exact arguments, so that state dirs like ".../a" and ".../a2" cannot be confused
+        return _MAIN_CLASS in argv and str(self.properties_file) in argv
 
     def _running_pid(self) -> int | None:
         pid = self._read_pid()
