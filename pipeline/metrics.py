@@ -26,60 +26,101 @@ class Metrics:
         self.brands = frozenset(brands)
         r, ns = self.registry, NAMESPACE
         self.ingested = Counter(
-            "mentions_ingested", "Raw messages consumed from the raw topic.", namespace=ns,
+            "mentions_ingested",
+            "Raw messages consumed from the raw topic.",
+            namespace=ns,
             registry=r,
         )
         self.dead_lettered = Counter(
-            "mentions_dead_lettered", "Raw messages sent to the dead-letter topic.", ["reason"],
-            namespace=ns, registry=r,
+            "mentions_dead_lettered",
+            "Raw messages sent to the dead-letter topic.",
+            ["reason"],
+            namespace=ns,
+            registry=r,
         )
         self.unmatched = Counter(
-            "mentions_unmatched", "Valid mentions that named no catalog brand.", namespace=ns,
+            "mentions_unmatched",
+            "Valid mentions that named no catalog brand.",
+            namespace=ns,
             registry=r,
         )
         self.classified = Counter(
-            "mentions_classified", "Valid mentions matched to at least one brand and classified.",
-            namespace=ns, registry=r,
+            "mentions_classified",
+            "Valid mentions matched to at least one brand and classified.",
+            namespace=ns,
+            registry=r,
         )
         self.brand_mentions = Counter(
-            "brand_mentions", "Classified mentions per brand and label (a mention naming two "
-            "brands counts for both).", ["brand", "label"], namespace=ns, registry=r,
+            "brand_mentions",
+            "Classified mentions per brand and label (a mention naming two "
+            "brands counts for both).",
+            ["brand", "label"],
+            namespace=ns,
+            registry=r,
         )
         self.late_events = Counter(
-            "late_events", "Mentions older than the watermark minus the allowed lateness: "
-            "counted, not added to a window.", ["brand"], namespace=ns, registry=r,
+            "late_events",
+            "Mentions older than the watermark minus the allowed lateness: "
+            "counted, not added to a window.",
+            ["brand"],
+            namespace=ns,
+            registry=r,
         )
         self.duplicate_events = Counter(
-            "duplicate_events", "Mentions seen before (same source and id), counted once.",
-            ["brand"], namespace=ns, registry=r,
+            "duplicate_events",
+            "Mentions seen before (same source and id), counted once.",
+            ["brand"],
+            namespace=ns,
+            registry=r,
         )
         self.alerts = Counter(
-            "alerts", "Crisis-risk events published.", ["brand", "severity", "status"],
-            namespace=ns, registry=r,
+            "alerts",
+            "Crisis-risk events published.",
+            ["brand", "severity", "status"],
+            namespace=ns,
+            registry=r,
         )
         self.risk_score = Gauge(
-            "brand_risk_score", "Latest crisis-risk score (0-100) per brand.", ["brand"],
-            namespace=ns, registry=r,
+            "brand_risk_score",
+            "Latest crisis-risk score (0-100) per brand.",
+            ["brand"],
+            namespace=ns,
+            registry=r,
         )
         self.open_alerts = Gauge(
-            "open_alerts", "Crisis-risk episodes currently open, per brand and severity.",
-            ["brand", "severity"], namespace=ns, registry=r,
+            "open_alerts",
+            "Crisis-risk episodes currently open, per brand and severity.",
+            ["brand", "severity"],
+            namespace=ns,
+            registry=r,
         )
         self.ingest_batch_seconds = Histogram(
-            "ingest_batch_duration_seconds", "Time to decode, match and classify one batch.",
-            namespace=ns, registry=r, buckets=_LATENCY_BUCKETS,
+            "ingest_batch_duration_seconds",
+            "Time to decode, match and classify one batch.",
+            namespace=ns,
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
         )
         self.ingest_batch_size = Histogram(
-            "ingest_batch_size_messages", "Raw messages per ingest batch.", namespace=ns,
-            registry=r, buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000),
+            "ingest_batch_size_messages",
+            "Raw messages per ingest batch.",
+            namespace=ns,
+            registry=r,
+            buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000, 10000),
         )
         self.arrival_to_detect_seconds = Histogram(
-            "arrival_to_detect_seconds", "From a raw message's arrival on Kafka to the end of "
-            "the detector step that saw it.", namespace=ns, registry=r, buckets=_LATENCY_BUCKETS,
+            "arrival_to_detect_seconds",
+            "From a raw message's arrival on Kafka to the end of the detector step that saw it.",
+            namespace=ns,
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
         )
         self.watermark_seconds = Gauge(
-            "detector_watermark_seconds", "Event-time watermark of the detector (Unix seconds).",
-            ["partition"], namespace=ns, registry=r,
+            "detector_watermark_seconds",
+            "Event-time watermark of the detector (Unix seconds).",
+            ["partition"],
+            namespace=ns,
+            registry=r,
         )
         for reason in DEAD_LETTER_REASONS:
             self.dead_lettered.labels(reason=reason)

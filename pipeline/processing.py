@@ -135,7 +135,9 @@ class Ingestor:
                         label=prediction.label,
                         p_negative=round(float(prediction.negative), 4),
                         lang=prediction.lang,
-                        categories={k: round(float(v), 3) for k, v in prediction.categories.items()},
+                        categories={
+                            k: round(float(v), 3) for k, v in prediction.categories.items()
+                        },
                         author_id=mention.author.id,
                         followers=mention.author.followers,
                         verified=mention.author.verified,
@@ -180,7 +182,9 @@ def _scored_to_wire(m: ScoredMention) -> dict[str, Any]:
     return out
 
 
-def encode_classified(brand: str, mentions: Sequence[ScoredMention], arrived_at: float | None) -> bytes:
+def encode_classified(
+    brand: str, mentions: Sequence[ScoredMention], arrived_at: float | None
+) -> bytes:
     """One micro-batch of a brand's scored mentions, as sent on the classified topic."""
     return orjson.dumps(
         {

@@ -42,7 +42,10 @@ _BACKGROUND = {
     ],
 }
 _CRISIS = [
-    ("en", "{brand} leaked my passport details, I just got an email from a stranger with my booking"),
+    (
+        "en",
+        "{brand} leaked my passport details, I just got an email from a stranger with my booking",
+    ),
     ("en", "Data breach at {brand}?? My card was charged twice after booking, this is a scandal"),
     ("en", "{brand} exposed customer data and says nothing. Disgusting. #NimbusAirLeak"),
     ("en", "Cancel your {brand} cards NOW, passenger data is being sold online"),
@@ -84,8 +87,15 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def _mention(rng: random.Random, brand: str, template: tuple[str, str], moment: datetime,
-             n: int, *, crisis: bool) -> dict[str, Any]:
+def _mention(
+    rng: random.Random,
+    brand: str,
+    template: tuple[str, str],
+    moment: datetime,
+    n: int,
+    *,
+    crisis: bool,
+) -> dict[str, Any]:
     lang, text = template
     name, hebrew = _NAMES[brand]
     followers = int(rng.paretovariate(1.2) * (300 if crisis else 150))
@@ -97,14 +107,17 @@ def _mention(rng: random.Random, brand: str, template: tuple[str, str], moment: 
         "text": text.format(brand=name, he=hebrew),
         "lang": lang,
         "author": {"id": f"u{rng.randrange(100_000)}", "followers": followers, "verified": False},
-        "metrics": {"likes": rng.randrange(30 if crisis else 8), "shares": rng.randrange(10 if crisis else 3),
-                    "replies": rng.randrange(5)},
+        "metrics": {
+            "likes": rng.randrange(30 if crisis else 8),
+            "shares": rng.randrange(10 if crisis else 3),
+            "replies": rng.randrange(5),
+        },
     }
 
 
 def demo_mentions(seed: int = 7) -> Iterator[dict[str, Any]]:
     """Two quiet days for two brands, then a data-breach crisis at Nimbus Air, then recovery."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sample data, not security
     end = CRISIS_ONSET + timedelta(hours=4)
     moment, n = START, 0
     while moment < end:
@@ -112,11 +125,15 @@ def demo_mentions(seed: int = 7) -> Iterator[dict[str, Any]]:
         for brand, templates in _BACKGROUND.items():
             for _ in range(_poisson(rng, _rate_per_minute(brand, moment))):
                 n += 1
-                minute_rows.append(_mention(rng, brand, rng.choice(templates), moment, n, crisis=False))
+                minute_rows.append(
+                    _mention(rng, brand, rng.choice(templates), moment, n, crisis=False)
+                )
         since_onset = int((moment - CRISIS_ONSET).total_seconds() // 60)
         for _ in range(_poisson(rng, _crisis_rate(since_onset))):
             n += 1
-            minute_rows.append(_mention(rng, CRISIS_BRAND, rng.choice(_CRISIS), moment, n, crisis=True))
+            minute_rows.append(
+                _mention(rng, CRISIS_BRAND, rng.choice(_CRISIS), moment, n, crisis=True)
+            )
         minute_rows.sort(key=lambda row: row["created_at"])
         yield from minute_rows
         moment += timedelta(minutes=1)

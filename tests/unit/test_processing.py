@@ -39,7 +39,13 @@ CATALOG = BrandCatalog.from_mapping(
 
 def line(i: int, text: str, **extra: object) -> bytes:
     return orjson.dumps(
-        {"id": str(i), "source": "t", "created_at": f"2026-01-01T00:00:{i:02d}Z", "text": text, **extra}
+        {
+            "id": str(i),
+            "source": "t",
+            "created_at": f"2026-01-01T00:00:{i:02d}Z",
+            "text": text,
+            **extra,
+        }
     )
 
 
@@ -73,7 +79,9 @@ def test_strict_catalog_dead_letters_unknown_brands() -> None:
 
 
 def test_classified_wire_round_trip() -> None:
-    result = make().process([RawMessage(line(1, "Acme is bad", url="http://x", author={"id": "a", "followers": 5}))])
+    result = make().process(
+        [RawMessage(line(1, "Acme is bad", url="http://x", author={"id": "a", "followers": 5}))]
+    )
     mentions = result.by_brand["acme"]
     brand, arrived, decoded = decode_classified(encode_classified("acme", mentions, 12.5))
     assert (brand, arrived) == ("acme", 12.5)

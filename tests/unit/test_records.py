@@ -14,7 +14,10 @@ LIMITS = {"max_bytes": 10_000, "max_text_chars": 100}
 
 def raw(**fields: object) -> bytes:
     base: dict[str, object] = {
-        "id": "1", "source": "Twitter", "created_at": "2026-03-01T10:00:00Z", "text": " Hello "
+        "id": "1",
+        "source": "Twitter",
+        "created_at": "2026-03-01T10:00:00Z",
+        "text": " Hello ",
     }
     base.update(fields)
     return orjson.dumps({k: v for k, v in base.items() if v is not None})
@@ -28,8 +31,11 @@ def reason_of(data: bytes) -> str:
 
 def test_valid_mention_is_normalised_and_keeps_unknown_fields() -> None:
     mention = decode_mention(
-        raw(extra_field={"a": 1}, author={"id": 7, "followers": 10, "verified": True},
-            metrics={"likes": 3}),
+        raw(
+            extra_field={"a": 1},
+            author={"id": 7, "followers": 10, "verified": True},
+            metrics={"likes": 3},
+        ),
         **LIMITS,
     )
     assert mention.source == "twitter"

@@ -1,0 +1,101 @@
+"""Detect agent: classified micro-batches in, crisis-risk events out, brand state in the table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from pipeline.errors import RecordError
+from pipeline.processing import decode_classified
+from pipeline.records import SourceCoordinates, dead_letter
+
+if TYPE_CHECKING:
+    import faust
+
+    from pipeline.app import WorkerContext
+    from pipeline.detection import BatchOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: faust.App, ctx: WorkerContext) -> None:
+    from pipeline.app import WATERMARK_KEY
+
+    metrics = ctx.metrics
+    table = ctx.state_table
+    detection = ctx.detection
+
+    def load(brand: str) -> bytes | None:
+        value = table.get(brand.encode())
+        return None if value is None else bytes(value)
+
+    async def publish(outcome: BatchOutcome) -> None:
+        for brand in sorted(outcome.dirty):
+            table[brand.encode()] = detection.state(brand)
+        for alert in outcome.alerts:
+            record = alert.to_dict()
+            await ctx.alerts_topic.send(
+                key=alert.brand.encode(), value=orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            )
+            label = metrics.brand_label(alert.brand)
+            metrics.alerts.labels(brand=label, severity=alert.severity, status=alert.status).inc()
+            metrics.risk_score.labels(brand=label).set(alert.score)
+            logger.info(
+                "alert %s %s %s %s score=%.1f at %s",
+                alert.alert_id,
+                alert.brand,
+                alert.severity,
+                alert.status,
+                alert.score,
+                alert.event_time,
+            )
+
+    @app.agent(ctx.classified_topic, name="detect")
+    async def detect(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            partition = message.partition
+            try:
+                if event.key == WATERMARK_KEY:
+                    progress = orjson.loads(event.value)
+                    outcome = detection.on_progress(
+                        partition, int(progress["source_partition"]), float(progress["ts"])
+                    )
+                    watermark = detection.watermark(partition)
+                    if watermark is not None:
+                        metrics.watermark_seconds.labels(partition=str(partition)).set(watermark)
+                    await publish(outcome)
+                    continue
+                brand, arrived_at, mentions = decode_classified(event.value)
+            except (RecordError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                logger.warning(
+                    "undecodable message on %s[%d]@%d: %s",
+                    message.topic,
+                    partition,
+                    message.offset,
+                    exc,
+                )
+                raw = event.value if isinstance(event.value, bytes) else b""
+                await ctx.dead_letter_topic.send(
+                    value=dead_letter(
+                        raw,
+                        "invalid_json",
+                        str(exc),
+                        SourceCoordinates(message.topic, partition, message.offset),
+                        time.time(),
+                    )
+                )
+                metrics.dead_lettered.labels(reason="invalid_json").inc()
+                continue
+            outcome = detection.on_batch(partition, brand, mentions, load)
+            label = metrics.brand_label(brand)
+            if outcome.late:
+                metrics.late_events.labels(brand=label).inc(outcome.late)
+            if outcome.duplicates:
+                metrics.duplicate_events.labels(brand=label).inc(outcome.duplicates)
+            await publish(outcome)
+            if arrived_at is not None:
+                metrics.arrival_to_detect_seconds.observe(max(0.0, time.time() - arrived_at))

@@ -1,0 +1,89 @@
+"""Ingest agent: raw mentions in, classified micro-batches (keyed by brand) and dead letters out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from pipeline.processing import RawMessage, encode_classified
+from pipeline.records import SourceCoordinates, dead_letter
+
+if TYPE_CHECKING:
+    import faust
+
+    from pipeline.app import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: faust.App, ctx: WorkerContext) -> None:
+    from pipeline.app import WATERMARK_KEY
+
+    settings = ctx.settings
+    metrics = ctx.metrics
+    partitions = settings.topic_partitions
+
+    @app.agent(ctx.raw_topic, name="ingest")
+    async def ingest(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.ingest_batch_size, within=settings.ingest_batch_seconds
+        ):
+            started = time.perf_counter()
+            batch = [
+                RawMessage(
+                    value=event.value
+                    if isinstance(event.value, bytes)
+                    else bytes(event.value or b""),
+                    coords=SourceCoordinates(
+                        event.message.topic, event.message.partition, event.message.offset
+                    ),
+                    arrived_at=event.message.timestamp,
+                )
+                for event in events
+            ]
+            try:
+                result = ctx.ingestor.process(batch)
+            except Exception:
+                # A bug, not bad data: keep the worker alive and the input inspectable.
+                logger.exception("ingest batch failed; dead-lettering its %d messages", len(batch))
+                for message in batch:
+                    await ctx.dead_letter_topic.send(
+                        value=dead_letter(
+                            message.value,
+                            "internal_error",
+                            "ingest failed",
+                            message.coords,
+                            time.time(),
+                        )
+                    )
+                metrics.ingested.inc(len(batch))
+                metrics.dead_lettered.labels(reason="internal_error").inc(len(batch))
+                continue
+            now = time.time()
+            for dead in result.dead:
+                await ctx.dead_letter_topic.send(
+                    value=dead_letter(dead.raw, dead.reason, dead.error, dead.coords, now)
+                )
+                metrics.dead_lettered.labels(reason=dead.reason).inc()
+            for brand, mentions in result.by_brand.items():
+                await ctx.classified_topic.send(
+                    key=brand.encode(),
+                    value=encode_classified(brand, mentions, result.first_arrival),
+                )
+                label = metrics.brand_label(brand)
+                for mention in mentions:
+                    metrics.brand_mentions.labels(brand=label, label=mention.label).inc()
+            # Event-time progress of each raw partition, to every detect partition: the
+            # detector's watermark is the minimum over raw partitions (see LiveDetection).
+            for part, newest in sorted(result.progress.items()):
+                body = orjson.dumps({"source_partition": part, "ts": newest})
+                for target in range(partitions):
+                    await ctx.classified_topic.send(key=WATERMARK_KEY, value=body, partition=target)
+            metrics.ingested.inc(len(batch))
+            metrics.classified.inc(result.classified)
+            metrics.unmatched.inc(result.unmatched)
+            metrics.ingest_batch_size.observe(len(batch))
+            metrics.ingest_batch_seconds.observe(time.perf_counter() - started)

@@ -1,0 +1,333 @@
+"""The ``emberwatch`` command line: the worker, the tools and the demo.
+
+Output meant for the user goes to stdout; diagnostics go through ``logging`` to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import orjson
+
+from pipeline.errors import EmberwatchError
+from pipeline.settings import Settings
+
+logger = logging.getLogger("emberwatch")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _bootstrap(settings: Settings, stack: ExitStack) -> str:
+    """Configured servers, or the embedded broker (stopped on exit if this call started it)."""
+    from pipeline.broker import embedded_broker
+
+    return stack.enter_context(embedded_broker(settings))
+
+
+def ensure_topics(settings: Settings, bootstrap: str) -> None:
+    from pipeline.broker import create_topics
+
+    create_topics(
+        bootstrap,
+        [
+            settings.topic_raw,
+            settings.topic_dead_letter,
+            settings.topic_classified,
+            settings.topic_alerts,
+        ],
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+    )
+
+
+def _load_classifier(settings: Settings, model: Path | None = None):  # type: ignore[no-untyped-def]
+    from models import MentionClassifier
+
+    return MentionClassifier.load(model or settings.model_path)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from pipeline.app import build_app
+
+    with ExitStack() as stack:
+        bootstrap = _bootstrap(settings, stack)
+        ensure_topics(settings, bootstrap)
+        classifier = _load_classifier(settings)
+        app, ctx = build_app(settings, bootstrap, classifier)
+        logger.info(
+            "worker %s on %s: %s -> %s, alerts on %s, metrics at http://%s:%d/metrics",
+            settings.app_id,
+            bootstrap,
+            settings.topic_raw,
+            settings.topic_classified,
+            settings.topic_alerts,
+            settings.web_host,
+            settings.web_port,
+        )
+        worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        del ctx
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.broker import LocalBroker, ensure_jars
+
+    broker = LocalBroker.from_settings(settings)
+    if args.action == "start":
+        bootstrap = broker.start()
+        print(f"broker running at {bootstrap} (data in {broker.status().data_dir})")
+        print(f"use it from other shells with: export EMBERWATCH_BOOTSTRAP_SERVERS={bootstrap}")
+    elif args.action == "stop":
+        broker.stop()
+        print("broker stopped")
+    elif args.action == "fetch":
+        libs = ensure_jars(settings.kafka_libs_dir, settings.kafka_pom)
+        print(f"Kafka jars in {libs}")
+    else:
+        status = broker.status()
+        if status.running:
+            print(f"running  pid {status.pid}  {status.bootstrap}  data {status.data_dir}")
+        else:
+            print(f"stopped  data {status.data_dir}")
+            return 3
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.tools import replay
+
+    with ExitStack() as stack:
+        bootstrap = _bootstrap(settings, stack)
+        ensure_topics(settings, bootstrap)
+        speed = None if args.max or args.speed is None else args.speed
+        summary = replay(args.file, settings, bootstrap, speed=speed)
+    print(
+        f"sent {summary.sent} mentions to {settings.topic_raw} in {summary.seconds:.1f}s"
+        + (
+            f" ({summary.undated} without a usable created_at, sent last)"
+            if summary.undated
+            else ""
+        )
+    )
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.backtest import run_backtest
+    from pipeline.catalog import BrandCatalog
+
+    catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
+    classifier = _load_classifier(settings, args.model)
+    with ExitStack() as stack:
+        out = stack.enter_context(args.alerts_out.open("wb"))
+        dead = (
+            stack.enter_context(args.dead_letters_out.open("wb")) if args.dead_letters_out else None
+        )
+        summary = run_backtest(args.input, settings, catalog, classifier, out, dead)
+    dead_total = sum(summary.dead_lettered.values())
+    print(
+        f"{summary.lines} lines: {summary.classified} classified, {summary.unmatched} unmatched, "
+        f"{dead_total} dead-lettered {dict(sorted(summary.dead_lettered.items()))}"
+    )
+    print(f"{len(summary.alerts)} alert events written to {args.alerts_out}")
+    for alert in summary.alerts:
+        print(
+            f"  {alert.event_time}  {alert.severity:8} {alert.status:9} {alert.brand}  "
+            f"score {alert.score:.0f}  [{alert.alert_id}]"
+        )
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from models.cli import run_classify
+
+    with ExitStack() as stack:
+        source = stack.enter_context(args.input.open(encoding="utf-8")) if args.input else sys.stdin
+        sink = (
+            stack.enter_context(args.output.open("w", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        return run_classify(source, sink, args.model or settings.model_path)
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.tools import consume, format_alert
+
+    with ExitStack() as stack:
+        bootstrap = _bootstrap(settings, stack)
+        ensure_topics(settings, bootstrap)
+        try:
+            for value in consume(
+                settings,
+                bootstrap,
+                settings.topic_alerts,
+                from_beginning=args.from_beginning,
+                timeout=args.timeout,
+                max_messages=args.max_messages,
+            ):
+                if args.json:
+                    print(value.decode("utf-8", "replace"), flush=True)
+                    continue
+                try:
+                    print(format_alert(orjson.loads(value)), flush=True)
+                except orjson.JSONDecodeError:
+                    print(f"(not JSON) {value[:200]!r}", flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.demo import run_demo
+
+    return run_demo(settings, keep_running=args.keep_running)
+
+
+def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.series import run_series
+
+    return run_series(args.input, args.out)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from models.cli import run_train
+
+    return run_train(args.data_dir or settings.data_dir, args.out_dir)
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from models.cli import run_evaluate
+
+    return run_evaluate(args.data_dir or settings.data_dir, args.model or settings.model_path)
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    with ExitStack() as stack:
+        bootstrap = _bootstrap(settings, stack)
+        ensure_topics(settings, bootstrap)
+    print(
+        "topics ready:",
+        settings.topic_raw,
+        settings.topic_dead_letter,
+        settings.topic_classified,
+        settings.topic_alerts,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emberwatch",
+        description="Early warning for social-media crises. With no EMBERWATCH_BOOTSTRAP_SERVERS, "
+        "commands that need Kafka start a local single-node broker themselves.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the worker (ingest + detect agents, /metrics)").set_defaults(
+        func=cmd_run
+    )
+
+    broker = sub.add_parser("broker", help="manage the embedded Kafka broker")
+    broker.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    broker.set_defaults(func=cmd_broker)
+
+    replay = sub.add_parser("replay", help="produce a JSONL file's mentions in event-time order")
+    replay.add_argument("file", type=Path)
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help="replay N times faster than real time")
+    pace.add_argument("--max", action="store_true", help="as fast as possible (the default)")
+    replay.set_defaults(func=cmd_replay)
+
+    backtest = sub.add_parser("backtest", help="run the detector offline over a JSONL file")
+    backtest.add_argument("input", type=Path)
+    backtest.add_argument("--brands", type=Path, required=True, help="brand catalog YAML")
+    backtest.add_argument("--alerts-out", type=Path, required=True)
+    backtest.add_argument("--dead-letters-out", type=Path)
+    backtest.add_argument("--model", type=Path)
+    backtest.set_defaults(func=cmd_backtest)
+
+    classify = sub.add_parser("classify", help="classify JSONL {id,text,lang?} lines")
+    classify.add_argument("--input", type=Path)
+    classify.add_argument("--output", type=Path)
+    classify.add_argument("--model", type=Path)
+    classify.set_defaults(func=cmd_classify)
+
+    alerts = sub.add_parser("alerts", help="crisis-risk events on the alert topic")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_sub.add_parser("tail", help="follow the alert topic in a readable form")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--json", action="store_true", help="print the raw JSON records")
+    tail.add_argument("--timeout", type=float, help="stop after this many idle seconds")
+    tail.add_argument("--max-messages", type=int)
+    tail.set_defaults(func=cmd_alerts)
+
+    demo = sub.add_parser("demo", help="the quick start: broker, worker and a sample crisis")
+    demo.add_argument("--keep-running", action="store_true", help="leave broker and worker up")
+    demo.set_defaults(func=cmd_demo)
+
+    series = sub.add_parser("series", help="volume-only detection over a timestamp,value CSV")
+    series.add_argument("input", type=Path)
+    series.add_argument("--out", type=Path, required=True)
+    series.set_defaults(func=cmd_series)
+
+    train = sub.add_parser("train", help="train the classifier from the labelled data")
+    train.add_argument("--data-dir", type=Path)
+    train.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "models" / "artifacts",
+    )
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="print the classifier's metrics")
+    evaluate.add_argument("--data-dir", type=Path)
+    evaluate.add_argument("--model", type=Path)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    topics = sub.add_parser("topics", help="create the configured topics if missing")
+    topics.set_defaults(func=cmd_topics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        settings = Settings()
+        code: int = args.func(args, settings)
+    except EmberwatchError as exc:
+        print(f"emberwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

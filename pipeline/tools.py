@@ -1,0 +1,178 @@
+"""Synchronous Kafka tools on kafka-python: replay mentions, tail alerts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.backtest import read_lines
+from pipeline.errors import RecordError
+from pipeline.records import parse_timestamp
+from pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    """kafka-python connection settings, including TLS/SASL when configured."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": bootstrap.split(","),
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.sasl_mechanism:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        config["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
+    return config
+
+
+def _event_time(line: bytes) -> float | None:
+    try:
+        obj = orjson.loads(line)
+        return parse_timestamp(obj["created_at"]).timestamp()
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, RecordError):
+        return None
+
+
+def _key(line: bytes) -> bytes | None:
+    try:
+        obj = orjson.loads(line)
+        return f"{obj['source']}:{obj['id']}".encode()
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    sent: int
+    undated: int
+    first_ts: float | None
+    last_ts: float | None
+    seconds: float
+
+
+def ordered_lines(path: Path) -> list[tuple[float | None, bytes]]:
+    """Lines in event-time order (stable); lines without a usable time go last, in file order.
+
+    Those are still sent: rejecting bad input is the worker's job, and it dead-letters them.
+    """
+    lines = [(_event_time(line), line) for line in read_lines(path)]
+    dated = sorted((item for item in lines if item[0] is not None), key=lambda item: item[0] or 0.0)
+    return dated + [item for item in lines if item[0] is None]
+
+
+def replay(
+    path: Path,
+    settings: Settings,
+    bootstrap: str,
+    *,
+    speed: float | None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ReplaySummary:
+    """Produce a JSONL file's mentions to the raw topic in event-time order.
+
+    ``speed`` None sends as fast as possible; otherwise event-time gaps are replayed ``speed`` times
+    faster than real time. Messages are keyed by source and id, so a duplicate lands on the same
+    partition as its original.
+    """
+    lines = ordered_lines(path)
+    producer = KafkaProducer(
+        **client_config(settings, bootstrap),
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
+        retries=5,
+    )
+    started = clock()
+    first = next((ts for ts, _ in lines if ts is not None), None)
+    sent = 0
+    try:
+        for ts, line in lines:
+            if speed is not None and ts is not None and first is not None:
+                due = started + (ts - first) / speed
+                delay = due - clock()
+                if delay > 0:
+                    producer.flush()
+                    sleep(delay)
+            producer.send(settings.topic_raw, key=_key(line), value=line)
+            sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    dated = [ts for ts, _ in lines if ts is not None]
+    return ReplaySummary(
+        sent=sent,
+        undated=len(lines) - len(dated),
+        first_ts=dated[0] if dated else None,
+        last_ts=dated[-1] if dated else None,
+        seconds=clock() - started,
+    )
+
+
+def consume(
+    settings: Settings,
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool,
+    timeout: float | None,
+    max_messages: int | None = None,
+) -> Iterator[bytes]:
+    """Values of a topic's messages; stops after ``timeout`` seconds without a new message."""
+    consumer = KafkaConsumer(
+        topic,
+        **client_config(settings, bootstrap),
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=int(timeout * 1000) if timeout is not None else float("inf"),
+    )
+    count = 0
+    try:
+        for record in consumer:
+            yield record.value
+            count += 1
+            if max_messages is not None and count >= max_messages:
+                return
+    finally:
+        consumer.close()
+
+
+def format_alert(record: dict[str, Any]) -> str:
+    """One alert as a few readable lines for the crisis room."""
+    evidence = record.get("evidence") or {}
+    head = (
+        f"{record.get('event_time', '?')}  {str(record.get('severity', '?')).upper():8} "
+        f"{record.get('status', '?'):9} {record.get('brand', '?')}  "
+        f"score {record.get('score', 0):.0f}"
+        f"  [{record.get('alert_id', '?')}]"
+    )
+    lines = [head]
+    summary = evidence.get("summary")
+    if isinstance(summary, str) and summary:
+        lines.append(f"    {summary}")
+    else:
+        details = []
+        for key in ("count", "expected_count", "negative_share", "usual_negative_share"):
+            if key in evidence:
+                details.append(f"{key}={evidence[key]}")
+        if details:
+            lines.append("    " + "  ".join(details))
+    categories = evidence.get("categories")
+    if categories:
+        lines.append(f"    categories: {categories}")
+    for mention in (evidence.get("top_mentions") or [])[:3]:
+        text = str(mention.get("text", "")).replace("\n", " ")
+        lines.append(f"    > {text[:140]}")
+    return "\n".join(lines)

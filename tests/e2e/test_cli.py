@@ -1,0 +1,125 @@
+"""The emberwatch command line as a user runs it: real processes, real files, a real broker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline.samples import CATALOG, CRISIS_BRAND, write_demo_stream
+
+pytestmark = pytest.mark.e2e
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBERWATCH_")}
+    env.update(extra)
+    return env
+
+
+def test_backtest_is_deterministic_and_finds_the_sample_crisis(cli, tmp_path: Path) -> None:
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    with stream.open("ab") as handle:
+        handle.write(b"not json at all\n")
+    outputs = []
+    for run in range(2):
+        alerts = tmp_path / f"alerts-{run}.jsonl"
+        dead = tmp_path / f"dead-{run}.jsonl"
+        result = cli(
+            "backtest",
+            str(stream),
+            "--brands",
+            str(CATALOG),
+            "--alerts-out",
+            str(alerts),
+            "--dead-letters-out",
+            str(dead),
+            env=plain_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert "1 dead-lettered" in result.stdout
+        outputs.append(alerts.read_bytes())
+        assert orjson.loads(dead.read_bytes())["reason"] == "invalid_json"
+    assert outputs[0] == outputs[1]
+    records = [orjson.loads(line) for line in outputs[0].splitlines()]
+    opened = [r for r in records if r["status"] == "opened"]
+    assert opened and all(r["brand"] == CRISIS_BRAND for r in opened)
+    assert any(r["severity"] in ("warning", "critical") for r in records)
+    assert len({r["alert_id"] for r in records}) == len(opened)
+
+
+def test_backtest_reports_a_bad_catalog(cli, tmp_path: Path) -> None:
+    stream = tmp_path / "m.jsonl"
+    stream.write_text("", encoding="utf-8")
+    result = cli(
+        "backtest",
+        str(stream),
+        "--brands",
+        str(tmp_path / "missing.yaml"),
+        "--alerts-out",
+        str(tmp_path / "a.jsonl"),
+        env=plain_env(),
+    )
+    assert result.returncode == 2
+    assert "cannot read brand catalog" in result.stderr
+
+
+def test_replay_worker_and_alerts_tail(cli, kafka_bootstrap, fresh_env, worker_factory, tmp_path):
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    env = fresh_env(kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG))
+    worker = worker_factory(env)
+    replayed = cli("replay", str(stream), "--max", env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    sent = int(replayed.stdout.split()[1])
+    assert sent == len(stream.read_bytes().splitlines())
+    worker.wait_for(lambda: worker.total("emberwatch_alerts_total") >= 1, 180, "a first alert")
+    tail = cli(
+        "alerts", "tail", "--from-beginning", "--timeout", "10", "--max-messages", "1", env=env
+    )
+    assert tail.returncode == 0, tail.stderr
+    assert CRISIS_BRAND in tail.stdout and "opened" in tail.stdout
+    as_json = cli(
+        "alerts",
+        "tail",
+        "--from-beginning",
+        "--json",
+        "--timeout",
+        "5",
+        "--max-messages",
+        "1",
+        env=env,
+    )
+    record = orjson.loads(as_json.stdout.splitlines()[0])
+    assert record["schema"] == "emberwatch.alert/v1" and record["brand"] == CRISIS_BRAND
+
+
+def test_demo_runs_to_its_summary(cli, kafka_bootstrap, tmp_path: Path) -> None:
+    env = plain_env(
+        EMBERWATCH_BOOTSTRAP_SERVERS=kafka_bootstrap, EMBERWATCH_STATE_DIR=str(tmp_path / "state")
+    )
+    result = cli("demo", env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "== summary ==" in out
+    assert "dead-lettered 3" in out
+    assert f"first warning-or-above for {CRISIS_BRAND}" in out
+    assert "/metrics" in out
+
+
+def test_broker_commands_manage_the_embedded_broker(cli, tmp_path: Path) -> None:
+    env = plain_env(EMBERWATCH_STATE_DIR=str(tmp_path / "state"))
+    try:
+        started = cli("broker", "start", env=env, timeout=180)
+        assert started.returncode == 0, started.stderr
+        assert "broker running at 127.0.0.1:" in started.stdout
+        status = cli("broker", "status", env=env)
+        assert status.returncode == 0 and status.stdout.startswith("running")
+    finally:
+        stopped = cli("broker", "stop", env=env, timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    after = cli("broker", "status", env=env)
+    assert after.returncode == 3 and after.stdout.startswith("stopped")

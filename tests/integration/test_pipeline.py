@@ -1,0 +1,184 @@
+"""The whole pipeline on the real broker: a crisis stream in, the expected alerts out, the same
+alerts as the offline backtest; bad input dead-lettered with reasons; nothing lost."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from pathlib import Path
+
+import orjson
+
+from pipeline.backtest import run_backtest
+from pipeline.catalog import BrandCatalog
+from pipeline.records import format_time, parse_timestamp
+from pipeline.samples import CATALOG, CRISIS_BRAND, write_demo_stream
+from pipeline.tools import consume, replay
+
+
+def with_trailer(path: Path) -> int:
+    """Append, for every brand, mentions at one time well after the stream's end.
+
+    They move every raw partition's event time to the same point, so the live detector's watermark
+    (a minimum over raw partitions) and the backtest's reach the same end.
+    """
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    last = max(parse_timestamp(row["created_at"]).timestamp() for row in rows)
+    end = format_time(last + 900)
+    with path.open("ab") as handle:
+        for i in range(40):
+            for name in ("Nimbus Air", "Koral Bank"):
+                handle.write(
+                    orjson.dumps(
+                        {
+                            "id": f"trailer-{name}-{i}",
+                            "source": "test",
+                            "created_at": end,
+                            "text": f"{name} ok",
+                        }
+                    )
+                    + b"\n"
+                )
+    return len(rows) + 80
+
+
+def test_crisis_stream_gives_the_backtest_alerts(
+    kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
+):
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    total = with_trailer(stream)
+    env = fresh_env(kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG))
+    settings = settings_for(env)
+    worker = worker_factory(env)
+
+    assert replay(stream, settings, kafka_bootstrap, speed=None).sent == total
+    worker.wait_for(
+        lambda: worker.total("emberwatch_mentions_ingested_total") >= total, 180, "ingest"
+    )
+    # The detector has caught up when every partition's watermark reached the trailer.
+    trailer_ts = orjson.loads(stream.read_bytes().splitlines()[-1])["created_at"]
+    end = parse_timestamp(trailer_ts).timestamp()
+
+    def caught_up() -> bool:
+        marks = [
+            v for k, v in worker.scrape().items() if k.startswith("emberwatch_detector_watermark")
+        ]
+        return len(marks) == settings.topic_partitions and min(marks) >= end
+
+    worker.wait_for(caught_up, 180, "the detector watermarks")
+    time.sleep(2)
+    live = {}
+    for value in consume(
+        settings, kafka_bootstrap, settings.topic_alerts, from_beginning=True, timeout=5
+    ):
+        record = orjson.loads(value)
+        live[record["event_id"]] = record  # at-least-once: dedup on event_id
+
+    from models import MentionClassifier
+
+    out = io.BytesIO()
+    run_backtest(stream, settings, BrandCatalog.load(CATALOG), MentionClassifier.load(), out)
+    offline = {r["event_id"]: r for r in map(orjson.loads, out.getvalue().splitlines())}
+
+    assert offline, "the sample crisis must give alerts"
+    assert sorted(live) == sorted(offline)
+    assert live == offline
+    crisis = [r for r in offline.values() if r["brand"] == CRISIS_BRAND]
+    assert any(r["severity"] in ("warning", "critical") for r in crisis)
+    assert not [
+        r for r in offline.values() if r["brand"] != CRISIS_BRAND and r["severity"] != "watch"
+    ]
+    # accounting: every raw message is classified, unmatched or dead-lettered
+    m = worker.scrape()
+    ingested = m["emberwatch_mentions_ingested_total"]
+    dead = sum(v for k, v in m.items() if k.startswith("emberwatch_mentions_dead_lettered_total{"))
+    assert ingested == total
+    assert (
+        m["emberwatch_mentions_classified_total"] + m["emberwatch_mentions_unmatched_total"] + dead
+        == ingested
+    )
+
+
+def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
+    kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
+):
+    catalog = tmp_path / "brands.yaml"
+    catalog.write_text("brands:\n  - id: acme\n    name: Acme\n", encoding="utf-8")
+    env = fresh_env(
+        kafka_bootstrap,
+        EMBERWATCH_BRANDS_PATH=str(catalog),
+        EMBERWATCH_CATALOG_STRICT="true",
+        EMBERWATCH_MAX_MESSAGE_BYTES="4096",
+        EMBERWATCH_MAX_TEXT_CHARS="500",
+    )
+    settings = settings_for(env)
+
+    def good(i: int, text: str, **extra: object) -> bytes:
+        return orjson.dumps(
+            {
+                "id": str(i),
+                "source": "t",
+                "created_at": "2026-05-01T10:00:00Z",
+                "text": text,
+                **extra,
+            }
+        )
+
+    bad = {
+        b"\xff\xfe\x00not utf-8": "invalid_utf8",
+        b'{"id": 1,': "invalid_json",
+        b"[1, 2, 3]": "not_an_object",
+        orjson.dumps(
+            {"id": "x", "source": "t", "created_at": "2026-05-01T10:00:00Z"}
+        ): "missing_field",
+        good(7, "Acme", author={"followers": "many"}): "wrong_type",
+        good(8, "Acme", created_at="01/05/2026 10:00"): "bad_timestamp",
+        good(9, "Acme " + "x" * 600): "text_too_long",
+        good(10, "Acme " + "y" * 5000): "message_too_large",
+        good(11, "hello", brand="ghost"): "unknown_brand",
+    }
+    valid = [
+        good(1, "Acme is great"),
+        good(2, "nothing to see"),
+        good(3, "Acme broke", brand="acme"),
+    ]
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(b"\n".join([*bad, *valid]) + b"\n")
+    worker = worker_factory(env)
+    replay(path, settings, kafka_bootstrap, speed=None)
+    worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= 12, 120, "ingest")
+
+    dead = [
+        orjson.loads(v)
+        for v in consume(
+            settings, kafka_bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
+        )
+    ]
+    by_original = {base64.b64decode(d["original_b64"]): d for d in dead}
+    assert set(by_original) == set(bad)
+    for original, reason in bad.items():
+        record = by_original[original]
+        assert record["reason"] == reason, original
+        assert record["source"]["topic"] == settings.topic_raw
+        assert record["error"]
+    m = worker.scrape()
+    for reason in set(bad.values()):
+        assert m[f'emberwatch_mentions_dead_lettered_total{{reason="{reason}"}}'] == 1
+    assert m["emberwatch_mentions_classified_total"] == 2
+    assert m["emberwatch_mentions_unmatched_total"] == 1
+    assert m["emberwatch_mentions_ingested_total"] == 12
+    assert worker.process.poll() is None
+    classified = list(
+        consume(
+            settings, kafka_bootstrap, settings.topic_classified, from_beginning=True, timeout=5
+        )
+    )
+    ids = sorted(
+        m["i"]
+        for v in classified
+        if v.startswith(b'{"schema"')
+        for m in orjson.loads(v)["mentions"]
+    )
+    assert ids == ["1", "3"]
