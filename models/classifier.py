@@ -1,0 +1,222 @@
+"""``MentionClassifier``: language, sentiment with calibrated P(negative) and crisis categories.
+
+The artifact is a directory: one joblib file per scikit-learn Pipeline (``sentiment-en``,
+``sentiment-he``, ``sentiment-ar``, ``categories-en``) and ``manifest.json`` with the format
+version, library versions, file hashes and metrics. The manifest is checked before anything is
+unpickled; only load artifacts you trust (joblib files can run code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.pipeline import Pipeline
+
+from models.features import CalibratedLinear
+from models.lexicon import CATEGORIES, CategoryMatcher, load_lexicons
+from models.normalize import LANGS, detect_languages, normalize_batch
+from pipeline.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DEFAULT_ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+MANIFEST = "manifest.json"
+SENTIMENT_MODELS = {"en": "sentiment-en", "he": "sentiment-he", "ar": "sentiment-ar"}
+CATEGORY_MODEL = "categories-en"
+CATEGORY_THRESHOLD = 0.5
+_BATCH = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Classification of one mention."""
+
+    label: str  # "negative" | "neutral" | "positive"
+    negative: float  # calibrated P(negative) in [0, 1]
+    lang: str  # "en" | "he" | "ar" | "other"
+    categories: dict[str, float]  # crisis category -> score in [0, 1], only scores >= 0.5
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """Read and check the manifest of an artifact directory (no unpickling)."""
+    path = directory / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        msg = f"no model artifact at {directory} ({MANIFEST} missing); run `python -m models train`"
+        raise ModelError(msg) from exc
+    except (OSError, ValueError) as exc:
+        msg = f"unreadable model manifest {path}: {exc}"
+        raise ModelError(msg) from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        msg = (
+            f"model format version {manifest.get('format_version')!r} at {directory} is not "
+            f"{FORMAT_VERSION}; retrain with `python -m models train`"
+        )
+        raise ModelError(msg)
+    trained_with = manifest.get("versions", {}).get("scikit-learn")
+    if trained_with != sklearn.__version__:
+        msg = (
+            f"model at {directory} was trained with scikit-learn {trained_with}, this is "
+            f"{sklearn.__version__}; retrain with `python -m models train`"
+        )
+        raise ModelError(msg)
+    return manifest
+
+
+class MentionClassifier:
+    """Batched mention classifier; build it with :meth:`load`."""
+
+    def __init__(
+        self,
+        sentiment: Mapping[str, Pipeline],
+        categories: Pipeline | None,
+        matcher: CategoryMatcher,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> None:
+        missing = set(SENTIMENT_MODELS) - set(sentiment)
+        if missing:
+            msg = f"sentiment pipelines missing for {sorted(missing)}"
+            raise ModelError(msg)
+        self._sentiment = dict(sentiment)
+        self._categories = categories
+        self._matcher = matcher
+        self.manifest: dict[str, Any] = dict(manifest or {})
+
+    # --- loading -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path | None = None) -> MentionClassifier:
+        """Load an artifact directory (default: the committed one in ``models/artifacts``)."""
+        directory = DEFAULT_ARTIFACT_DIR if path is None else Path(path)
+        if directory.is_file():
+            directory = directory.parent
+        manifest = read_manifest(directory)
+        pipelines: dict[str, Pipeline] = {}
+        for name, meta in manifest.get("files", {}).items():
+            file = directory / meta["file"]
+            if not file.is_file():
+                msg = f"model file {file} listed in the manifest is missing"
+                raise ModelError(msg)
+            if sha256_file(file) != meta["sha256"]:
+                msg = f"model file {file} does not match its manifest hash (corrupt or replaced)"
+                raise ModelError(msg)
+            try:
+                obj = joblib.load(file)
+            except Exception as exc:  # unpickling can fail in many ways; all mean "corrupt"
+                msg = f"cannot load model file {file}: {exc}"
+                raise ModelError(msg) from exc
+            if not isinstance(obj, Pipeline):
+                msg = f"model file {file} does not hold a scikit-learn Pipeline"
+                raise ModelError(msg)
+            pipelines[name] = obj
+        sentiment = {}
+        for lang, name in SENTIMENT_MODELS.items():
+            if name not in pipelines:
+                msg = f"artifact at {directory} has no {name} pipeline"
+                raise ModelError(msg)
+            sentiment[lang] = pipelines[name]
+        matcher = CategoryMatcher(load_lexicons())
+        logger.info("loaded classifier from %s (trained %s)", directory, manifest.get("trained_at"))
+        return cls(sentiment, pipelines.get(CATEGORY_MODEL), matcher, manifest)
+
+    def with_extra_terms(self, extra: Mapping[str, Sequence[str]]) -> MentionClassifier:
+        """A copy whose category lexicon also holds ``extra`` (category -> terms), e.g. per brand.
+
+        Terms use the lexicon syntax (``term``, ``term~`` weak, ``prefix*``). Unknown categories
+        raise ``ValueError``.
+        """
+        return MentionClassifier(
+            self._sentiment, self._categories, self._matcher.extended(extra), self.manifest
+        )
+
+    # --- prediction --------------------------------------------------------------------------
+    def predict(
+        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
+    ) -> list[Prediction]:
+        """Classify texts; ``langs`` hints (``en``/``he``/``ar``/``other``) skip detection."""
+        if langs is not None and len(langs) != len(texts):
+            msg = f"{len(texts)} texts but {len(langs)} language hints"
+            raise ValueError(msg)
+        out: list[Prediction] = []
+        for start in range(0, len(texts), _BATCH):
+            chunk = list(texts[start : start + _BATCH])
+            hints = None if langs is None else list(langs[start : start + _BATCH])
+            out.extend(self._predict_batch(chunk, hints))
+        return out
+
+    def _resolve_langs(self, texts: list[str], hints: list[str | None] | None) -> list[str]:
+        if hints is None:
+            return detect_languages(texts)
+        resolved: list[str | None] = [
+            h.lower() if isinstance(h, str) and h.lower() in LANGS else None for h in hints
+        ]
+        todo = [i for i, h in enumerate(resolved) if h is None]
+        if todo:
+            detected = detect_languages([texts[i] for i in todo])
+            for i, lang in zip(todo, detected, strict=True):
+                resolved[i] = lang
+        return [str(x) for x in resolved]
+
+    def _predict_batch(self, texts: list[str], hints: list[str | None] | None) -> list[Prediction]:
+        n = len(texts)
+        if n == 0:
+            return []
+        langs = self._resolve_langs(texts, hints)
+        normalized = normalize_batch(texts)
+        labels = np.empty(n, dtype=object)
+        p_neg = np.zeros(n)
+        cat_scores = self._matcher.scores(normalized)
+        lang_arr = np.asarray(langs)
+        for model_lang, pipe in self._sentiment.items():
+            if model_lang == "en":
+                idx = np.flatnonzero((lang_arr == "en") | (lang_arr == "other"))
+            else:
+                idx = np.flatnonzero(lang_arr == model_lang)
+            if len(idx) == 0:
+                continue
+            X = pipe.named_steps["hash"].transform([normalized[i] for i in idx])
+            clf: CalibratedLinear = pipe.named_steps["clf"]
+            proba = clf.predict_proba(X)
+            neg = clf.negative_from_proba(proba)
+            labels[idx] = clf.labels_from(proba, neg)
+            p_neg[idx] = neg
+            if model_lang == "en" and self._categories is not None:
+                learned = self._learned_categories(X)
+                cat_scores[idx] = np.maximum(cat_scores[idx], learned)
+        results = []
+        for i in range(n):
+            row = cat_scores[i]
+            cats = {
+                CATEGORIES[j]: round(float(row[j]), 4)
+                for j in np.flatnonzero(row >= CATEGORY_THRESHOLD)
+            }
+            results.append(Prediction(str(labels[i]), float(p_neg[i]), langs[i], cats))
+        return results
+
+    def _learned_categories(self, X: Any) -> np.ndarray:
+        assert self._categories is not None  # noqa: S101 - checked by the caller
+        clf = self._categories.named_steps["clf"]
+        proba = np.asarray(clf.predict_proba(X))
+        scores = np.zeros((X.shape[0], len(CATEGORIES)))
+        for j, cat in enumerate(clf.classes_):
+            if cat in CATEGORIES:
+                scores[:, CATEGORIES.index(cat)] = proba[:, j]
+        return scores

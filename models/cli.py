@@ -1,0 +1,135 @@
+"""Command-line entrypoints of the classifier (called by ``pipeline/cli.py`` and ``__main__``).
+
+These functions talk to the user: tables go to stdout, problems to stderr (no ``print``; the
+streams are written explicitly).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from pipeline.errors import ModelError
+
+_BATCH = 4096
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def run_classify(input: TextIO, output: TextIO, model_path: Path | None) -> int:  # noqa: A002
+    """JSON lines ``{"id", "text", "lang"?}`` in, ``{"id","label","negative","lang","categories"}``
+    out. Bad lines are reported on stderr with their line number and skipped; the exit code is 1
+    if any line was bad, 2 if the model cannot be loaded, else 0."""
+    from models.classifier import MentionClassifier  # noqa: PLC0415
+
+    try:
+        clf = MentionClassifier.load(model_path)
+    except ModelError as exc:
+        _err(f"error: {exc}")
+        return 2
+    bad = 0
+    ids: list[Any] = []
+    texts: list[str] = []
+    langs: list[str | None] = []
+
+    def flush() -> None:
+        preds = clf.predict(texts, langs)
+        for ident, p in zip(ids, preds, strict=True):
+            row = {
+                "id": ident,
+                "label": p.label,
+                "negative": round(p.negative, 4),
+                "lang": p.lang,
+                "categories": p.categories,
+            }
+            output.write(orjson.dumps(row).decode() + "\n")
+        ids.clear()
+        texts.clear()
+        langs.clear()
+
+    for lineno, line in enumerate(input, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            _err(f"line {lineno}: invalid JSON ({exc})")
+            bad += 1
+            continue
+        if not isinstance(rec, dict):
+            _err(f"line {lineno}: expected a JSON object")
+            bad += 1
+            continue
+        text, lang = rec.get("text"), rec.get("lang")
+        if "id" not in rec or not isinstance(rec["id"], str | int):
+            _err(f"line {lineno}: missing or invalid 'id' (string or integer)")
+            bad += 1
+            continue
+        if not isinstance(text, str):
+            _err(f"line {lineno}: missing or invalid 'text' (string)")
+            bad += 1
+            continue
+        if lang is not None and not isinstance(lang, str):
+            _err(f"line {lineno}: invalid 'lang' (string or absent)")
+            bad += 1
+            continue
+        ids.append(rec["id"])
+        texts.append(text)
+        langs.append(lang)
+        if len(texts) >= _BATCH:
+            flush()
+    if texts:
+        flush()
+    output.flush()
+    if bad:
+        _err(f"{bad} bad line(s) skipped")
+        return 1
+    return 0
+
+
+def format_table(metrics: dict[str, dict[str, float]]) -> str:
+    header = f"{'data set':44} {'n':>6} {'macro-F1 [95% CI]':>22} {'neg-F1 [95% CI]':>22} {'acc':>6}"
+    lines = [header, "-" * len(header)]
+    for name, m in metrics.items():
+        macro = f"{m['macro_f1']:.3f} [{m['macro_f1_ci_low']:.3f},{m['macro_f1_ci_high']:.3f}]"
+        neg = f"{m['negative_f1']:.3f} [{m['negative_f1_ci_low']:.3f},{m['negative_f1_ci_high']:.3f}]"
+        lines.append(f"{name:44} {int(m['n']):>6} {macro:>22} {neg:>22} {m['accuracy']:>6.3f}")
+    return "\n".join(lines)
+
+
+def run_train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> int:
+    """Train into ``out_dir`` and print the held-out metrics table."""
+    from models.train import train  # noqa: PLC0415
+
+    t = time.perf_counter()
+    try:
+        manifest = train(data_dir, out_dir, source_cv=source_cv)
+    except ModelError as exc:
+        _err(f"error: {exc}")
+        return 2
+    sys.stdout.write(format_table(manifest["metrics"]["dev"]) + "\n")
+    if "leave_one_source_out_en" in manifest["metrics"]:
+        sys.stdout.write("\nEnglish, leave one source out:\n")
+        sys.stdout.write(format_table(manifest["metrics"]["leave_one_source_out_en"]) + "\n")
+    sys.stdout.write(f"\nartifact: {out_dir} (training {manifest['train_seconds']}s, "
+                     f"total {time.perf_counter() - t:.0f}s)\n")
+    return 0
+
+
+def run_evaluate(data_dir: Path, model_path: Path | None) -> int:
+    """Score a classifier on the held-out dev sets and print the table."""
+    from models.evaluate import evaluate  # noqa: PLC0415
+
+    try:
+        metrics = evaluate(data_dir, model_path)
+    except ModelError as exc:
+        _err(f"error: {exc}")
+        return 2
+    sys.stdout.write(format_table(metrics) + "\n")
+    return 0

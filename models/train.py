@@ -1,0 +1,184 @@
+"""Train the committed classifier artifact and score it on held-out data.
+
+``python -m models train [--data-dir D] [--out-dir O]`` reproduces ``models/artifacts`` (the
+training is deterministic: fixed folds, seeds and hash functions).
+
+Held-out evaluation never scores a model on a corpus it was trained on:
+
+* English: the committed model is trained on airline, apple, sanders and sxsw tweets; its dev set is
+  tweeteval-sentiment-val + sentiment140-test (other corpora, other years, other topics). With
+  ``source_cv`` a leave-one-source-out run (train on three training corpora, score on the fourth) is
+  added for every training corpus.
+* Hebrew: trained on the OnlpLab ``train`` split, scored on ``dev``.
+* Arabic: ASTD has one source; a deterministic 20% text-hash split is the dev set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from models.classifier import (
+    CATEGORY_MODEL,
+    DEFAULT_ARTIFACT_DIR,
+    FORMAT_VERSION,
+    MANIFEST,
+    SENTIMENT_MODELS,
+    MentionClassifier,
+    sha256_file,
+)
+from models.data import EN_DEV_SOURCES, Example, load_corpora
+from models.features import CalibratedLinear, Normalizer, NgramHasher
+from models.lexicon import CategoryMatcher, load_lexicons
+from models.metrics import score_table
+
+logger = logging.getLogger(__name__)
+
+HASHER_PARAMS: dict[str, Any] = {"n_bits": 19, "char_orders": (2, 3, 4, 5), "word_orders": (1, 2)}
+CLF_PARAMS: dict[str, dict[str, Any]] = {
+    "en": {"C": 4.0},
+    "he": {"C": 8.0},
+    "ar": {"C": 4.0},
+}
+TRAIN_COMMAND = "python -m models train"
+
+
+def sentiment_pipeline(lang: str) -> Pipeline:
+    return Pipeline(
+        [
+            ("norm", Normalizer()),
+            ("hash", NgramHasher(**HASHER_PARAMS)),
+            ("clf", CalibratedLinear(**CLF_PARAMS[lang])),
+        ]
+    )
+
+
+def category_pipeline() -> Pipeline:
+    # Same normaliser and hasher as sentiment-en, so prediction reuses its feature matrix.
+    return Pipeline(
+        [
+            ("norm", Normalizer()),
+            ("hash", NgramHasher(**HASHER_PARAMS)),
+            ("clf", LogisticRegression(C=4.0, max_iter=300, tol=1e-3)),
+        ]
+    )
+
+
+def _fit(pipe: Pipeline, examples: Sequence[Example]) -> Pipeline:
+    return pipe.fit([e.text for e in examples], [e.label for e in examples])
+
+
+def _score(pipe: Pipeline, examples: Sequence[Example]) -> dict[str, float]:
+    X = pipe[:-1].transform([e.text for e in examples])
+    clf: CalibratedLinear = pipe.named_steps["clf"]
+    proba = clf.predict_proba(X)
+    neg = clf.negative_from_proba(proba)
+    pred = clf.labels_from(proba, neg)
+    return score_table([e.label for e in examples], list(pred), list(neg))
+
+
+def _category_examples(en_train: Sequence[Example]) -> tuple[list[str], list[str]]:
+    texts = [e.text for e in en_train]
+    labels = [e.category or "none" for e in en_train]
+    return texts, labels
+
+
+def evaluate_classifier(clf: MentionClassifier, examples: Sequence[Example]) -> dict[str, float]:
+    """Score a loaded classifier end to end (language hints given, as the pipeline does)."""
+    preds = clf.predict([e.text for e in examples], [e.lang for e in examples])
+    return score_table(
+        [e.label for e in examples], [p.label for p in preds], [p.negative for p in preds]
+    )
+
+
+def dev_sets(data_dir: Path) -> dict[str, list[Example]]:
+    c = load_corpora(data_dir)
+    sets: dict[str, list[Example]] = {}
+    sets["en (tweeteval-val + sentiment140-test)"] = [e for e in c.en if e.source in EN_DEV_SOURCES]
+    for src in EN_DEV_SOURCES:
+        sets[f"en/{src}"] = [e for e in c.en if e.source == src]
+    sets["he (onlp dev)"] = c.he_dev
+    sets["ar (astd 20% hash split)"] = c.ar_dev
+    return sets
+
+
+def train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> dict[str, Any]:
+    """Train every pipeline, write the artifact to ``out_dir`` and return the metrics."""
+    t0 = time.perf_counter()
+    corpora = load_corpora(data_dir)
+    en_train = [e for e in corpora.en if e.source not in EN_DEV_SOURCES]
+    train_sets = {"en": en_train, "he": corpora.he_train, "ar": corpora.ar_train}
+    pipelines: dict[str, Pipeline] = {}
+    for lang, examples in train_sets.items():
+        t = time.perf_counter()
+        pipelines[SENTIMENT_MODELS[lang]] = _fit(sentiment_pipeline(lang), examples)
+        logger.info("trained sentiment-%s on %d texts in %.1fs", lang, len(examples),
+                    time.perf_counter() - t)
+    texts, cats = _category_examples(en_train)
+    pipelines[CATEGORY_MODEL] = category_pipeline().fit(texts, cats)
+    train_seconds = time.perf_counter() - t0
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, dict[str, str]] = {}
+    for name, pipe in pipelines.items():
+        path = out_dir / f"{name}.joblib"
+        joblib.dump(pipe, path, compress=("zlib", 3))
+        files[name] = {"file": path.name, "sha256": sha256_file(path)}
+
+    clf = MentionClassifier(
+        {lang: pipelines[name] for lang, name in SENTIMENT_MODELS.items()},
+        pipelines[CATEGORY_MODEL],
+        CategoryMatcher(load_lexicons()),
+    )
+    metrics: dict[str, Any] = {
+        "dev": {name: evaluate_classifier(clf, ex) for name, ex in dev_sets(data_dir).items()}
+    }
+    if source_cv:
+        metrics["leave_one_source_out_en"] = leave_one_source_out(en_train)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train_command": TRAIN_COMMAND,
+        "train_seconds": round(train_seconds, 1),
+        "versions": {
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "joblib": joblib.__version__,
+            "python": platform.python_version(),
+        },
+        "hasher": {k: list(v) if isinstance(v, tuple) else v for k, v in HASHER_PARAMS.items()},
+        "train_sizes": {lang: len(ex) for lang, ex in train_sets.items()},
+        "files": files,
+        "metrics": metrics,
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    logger.info("artifact written to %s in %.1fs", out_dir, time.perf_counter() - t0)
+    return manifest
+
+
+def leave_one_source_out(en_train: Sequence[Example]) -> dict[str, dict[str, float]]:
+    """Train on all English training corpora but one, score on that one."""
+    out = {}
+    for src in sorted({e.source for e in en_train}):
+        pipe = _fit(sentiment_pipeline("en"), [e for e in en_train if e.source != src])
+        out[src] = _score(pipe, [e for e in en_train if e.source == src])
+        logger.info("LOSO %s: %s", src, out[src])
+    return out
+
+
+def default_out_dir() -> Path:
+    return DEFAULT_ARTIFACT_DIR
