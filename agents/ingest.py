@@ -26,6 +26,34 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     metrics = ctx.metrics
     partitions = settings.topic_partitions
 
+    # Event-time progress of each raw partition goes to every detect partition: the detector's
+    # watermark is the minimum over raw partitions (see pipeline.detection.LiveDetection).
+    progress_sent: dict[int, float] = {}
+    last_seen: dict[int, float] = {}
+    started_at = time.monotonic()
+
+    async def send_progress(part: int, newest: float, *, idle: bool = False) -> None:
+        if newest <= progress_sent.get(part, float("-inf")):
+            return
+        progress_sent[part] = newest
+        body = orjson.dumps({"source_partition": part, "ts": newest, "idle": idle})
+        for target in range(partitions):
+            await ctx.classified_topic.send(key=WATERMARK_KEY, value=body, partition=target)
+
+    @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))
+    async def idle_partitions() -> None:
+        """A raw partition with no input for a while stops holding the watermark back: it is
+        reported at the newest event time of the others (Flink's idle-source rule)."""
+        if not progress_sent:
+            return
+        newest = max(progress_sent.values())
+        now = time.monotonic()
+        for tp in sorted(app.consumer.assignment()):
+            if tp.topic != settings.topic_raw:
+                continue
+            if now - last_seen.get(tp.partition, started_at) >= settings.idle_partition_seconds:
+                await send_progress(tp.partition, newest, idle=True)
+
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(
@@ -76,12 +104,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 label = metrics.brand_label(brand)
                 for mention in mentions:
                     metrics.brand_mentions.labels(brand=label, label=mention.label).inc()
-            # Event-time progress of each raw partition, to every detect partition: the
-            # detector's watermark is the minimum over raw partitions (see LiveDetection).
+            for event in events:
+                last_seen[event.message.partition] = time.monotonic()
             for part, newest in sorted(result.progress.items()):
-                body = orjson.dumps({"source_partition": part, "ts": newest})
-                for target in range(partitions):
-                    await ctx.classified_topic.send(key=WATERMARK_KEY, value=body, partition=target)
+                await send_progress(part, newest)
             metrics.ingested.inc(len(batch))
             metrics.classified.inc(result.classified)
             metrics.unmatched.inc(result.unmatched)

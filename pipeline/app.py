@@ -14,7 +14,6 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipeline.catalog import BrandCatalog
 from pipeline.detection import LiveDetection, config_resolver
@@ -54,10 +53,11 @@ def load_catalog(settings: Settings) -> BrandCatalog:
 
 
 def build_app(
-    settings: Settings, bootstrap: str, classifier: Any
+    settings: Settings, bootstrap: str, classifier: Any, raw_partitions: int
 ) -> tuple[faust.App, WorkerContext]:
     catalog = load_catalog(settings)
     datadir = Path(settings.state_dir) / "worker"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
@@ -98,7 +98,7 @@ def build_app(
             max_message_bytes=settings.max_message_bytes,
             max_text_chars=settings.max_text_chars,
         ),
-        detection=LiveDetection(config_resolver(settings, catalog)),
+        detection=LiveDetection(config_resolver(settings, catalog), raw_partitions),
         metrics=metrics,
         raw_topic=topic(settings.topic_raw),
         dead_letter_topic=topic(settings.topic_dead_letter),
@@ -109,8 +109,6 @@ def build_app(
             default=None,
             key_type=bytes,
             value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
             partitions=settings.topic_partitions,
         ),
         started_at=time.time(),
@@ -135,7 +133,7 @@ def build_app(
 def _register_pages(app: faust.App, ctx: WorkerContext) -> None:
     @app.page("/metrics")
     async def metrics_page(view: View, _request: Request) -> Response:
-        return view.bytes(ctx.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+        return view.bytes(ctx.metrics.exposition(), content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health(view: View, _request: Request) -> Response:

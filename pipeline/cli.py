@@ -67,12 +67,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from pipeline.app import build_app
+    from pipeline.tools import topic_partition_count
 
     with ExitStack() as stack:
         bootstrap = _bootstrap(settings, stack)
         ensure_topics(settings, bootstrap)
         classifier = _load_classifier(settings)
-        app, ctx = build_app(settings, bootstrap, classifier)
+        raw_partitions = topic_partition_count(settings, bootstrap, settings.topic_raw)
+        app, ctx = build_app(settings, bootstrap, classifier, raw_partitions)
         logger.info(
             "worker %s on %s: %s -> %s, alerts on %s, metrics at http://%s:%d/metrics",
             settings.app_id,

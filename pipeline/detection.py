@@ -62,13 +62,14 @@ class BatchOutcome:
 class LiveDetection:
     """Brand detectors of the partitions this worker owns, kept in memory over the table."""
 
-    def __init__(self, config_for: Callable[[str], DetectorConfig]) -> None:
+    def __init__(self, config_for: Callable[[str], DetectorConfig], source_partitions: int) -> None:
         self.config_for = config_for
+        self.source_partitions = source_partitions
         self._detectors: dict[str, BrandDetector] = {}
         self._partition_of: dict[str, int] = {}
-        # Watermark of a detect partition = min over raw (source) partitions of the newest event
-        # time each has reported: a consumer that runs ahead on one raw partition cannot make the
-        # events of another raw partition late.
+        # Watermark of a detect partition = min over all raw (source) partitions of the newest event
+        # time each has reported (none until every one has): a consumer that runs ahead on one raw
+        # partition cannot make the events of another raw partition late.
         self._sources: dict[int, dict[int, float]] = {}
         self._ticked: dict[int, int] = {}  # partition -> last bucket index all brands advanced to
 
@@ -127,7 +128,9 @@ class LiveDetection:
 
     def watermark(self, partition: int) -> float | None:
         sources = self._sources.get(partition)
-        return min(sources.values()) if sources else None
+        if not sources or len(sources) < self.source_partitions:
+            return None
+        return min(sources.values())
 
     def on_progress(self, partition: int, source_partition: int, ts: float) -> BatchOutcome:
         """A raw partition reports the newest event time it has ingested.
@@ -140,7 +143,9 @@ class LiveDetection:
         if ts <= sources.get(source_partition, float("-inf")):
             return outcome
         sources[source_partition] = ts
-        watermark = min(sources.values())
+        watermark = self.watermark(partition)
+        if watermark is None:
+            return outcome
         brands = sorted(b for b, p in self._partition_of.items() if p == partition)
         if not brands:
             return outcome

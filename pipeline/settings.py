@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # --- detection (event time) ----------------------------------------------------------------
     bucket_seconds: int = Field(default=60, ge=1)
     allowed_lateness_seconds: int = Field(default=120, ge=0)
+    idle_partition_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a raw partition silent this long (wall clock) stops holding the watermark back",
+    )
 
     @property
     def embedded_broker(self) -> bool:

@@ -13,7 +13,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.backtest import read_lines
-from pipeline.errors import RecordError
+from pipeline.errors import ConfigError, RecordError
 from pipeline.records import parse_timestamp
 from pipeline.settings import Settings
 
@@ -33,6 +33,19 @@ def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
             settings.sasl_password.get_secret_value() if settings.sasl_password else None
         )
     return config
+
+
+def topic_partition_count(settings: Settings, bootstrap: str, topic: str) -> int:
+    """How many partitions ``topic`` has (it must exist)."""
+    consumer = KafkaConsumer(**client_config(settings, bootstrap))
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    finally:
+        consumer.close()
+    if not partitions:
+        msg = f"topic {topic!r} does not exist on {bootstrap}"
+        raise ConfigError(msg)
+    return len(partitions)
 
 
 def _event_time(line: bytes) -> float | None:
