@@ -15,26 +15,18 @@ from pipeline.errors import ConfigError
 #: classifier emits that are not listed weigh ``DetectorConfig.category_default_weight``.
 DEFAULT_CATEGORY_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
+        # the classifier's categories (models.lexicon.CATEGORIES)
         "data_breach": 1.0,
         "product_safety": 1.0,
-        "health_safety": 1.0,
-        "legal": 0.8,
-        "discrimination": 0.8,
-        "fraud": 0.8,
-        "executive": 0.6,
-        "outage": 0.6,
-        "boycott": 0.6,
-        "pricing": 0.4,
-        "product_quality": 0.4,
-        "delivery": 0.3,
+        "discrimination_offensive": 0.8,
+        "fraud_scam": 0.8,
+        "legal_regulatory": 0.7,
+        "staff_misconduct": 0.6,
+        "service_outage": 0.6,
+        "billing": 0.4,
         "customer_service": 0.25,
-        "slow_reply": 0.2,
     }
 )
-
-# Fields that fix the shape of the persisted state: the whole pipeline shares them (Settings),
-# a brand cannot override them, or its state and the stream's watermark would disagree.
-_PIPELINE_WIDE = frozenset({"bucket_seconds", "allowed_lateness_seconds"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,7 @@ class DetectorConfig:
 
     # --- windows and state -----------------------------------------------------------------------
     bucket_seconds: int = 60
-    """Width of one event-time bucket. Pipeline-wide (``EMBERWATCH_BUCKET_SECONDS``)."""
+    """Width of one event-time bucket (``EMBERWATCH_BUCKET_SECONDS``, same for every brand)."""
     allowed_lateness_seconds: int = 120
     """A bucket closes when its end is at or before watermark - this; later mentions are LATE."""
     short_window_seconds: int = 300
@@ -85,8 +77,10 @@ class DetectorConfig:
     """Shrinks day-of-week factors toward 1 (pseudo-weeks of a flat week)."""
     level_hours: int = 24
     """Hours of recent history that set the level of the baseline."""
-    recent_hours: int = 3
-    """Short-term level correction: the last hours' actual/expected ratio, see recent_ratio_*."""
+    recent_hours: int = 0
+    """Short-term level correction over this many hours (actual/expected, clamped by
+    recent_ratio_*); off by default: after a collection gap it turns normal traffic into a spike,
+    and during a slow crisis it learns the crisis."""
     recent_ratio_min: float = 0.5
     """Lower clamp of the short-term level correction."""
     recent_ratio_max: float = 2.0
@@ -110,17 +104,35 @@ class DetectorConfig:
     share_overdispersion: float = 0.02
     """Intra-class correlation of negative labels (beta-binomial design effect)."""
 
+    peak_days: int = 14
+    """Completed days whose peak volume ratio (per window) set the brand's usual daily peak."""
+    peak_quantile: float = 0.75
+    """Quantile of the completed days' peaks taken as the usual daily peak (a busy day)."""
+    peak_prior_log2: float = 1.0
+    """Usual daily peak (log2 of observed/expected) assumed before there are days of history ..."""
+    peak_prior_days: int = 2
+    """... with the weight of this many days (pseudo-days in the median)."""
+    ratio_pseudo_count: float = 5.0
+    """Pseudo-mentions added to observed and expected in volume ratios (damps tiny counts)."""
+    novelty_margin_log2: float = 0.5
+    """Volume counts fully only this far (log2) above the usual daily peak: routine peaks of a
+    brand (launch hours, a daily show) are not a crisis however improbable under the baseline ..."""
+    novelty_span_log2: float = 1.0
+    """... and not at all below usual peak + margin - span (linear in between)."""
+
     # --- drivers ---------------------------------------------------------------------------------
-    surprise_full: float = 8.0
-    """-log10 tail probability at which a count driver is at full strength (1e-8)."""
-    surprise_floor: float = 2.0
-    """-log10 tail probability below which a count driver is zero (1e-2 is ordinary)."""
+    surprise_full: float = 7.0
+    """-log10 tail probability at which a count driver is at full strength (1e-7)."""
+    surprise_floor: float = 1.5
+    """-log10 tail probability below which a count driver is zero (3e-2 is ordinary)."""
     min_excess_mentions: float = 8.0
     """Volume and negative-count drivers reach full strength only with this many excess mentions."""
     min_negative_mentions: int = 5
     """Fewer negative mentions in a window than this never drive negativity."""
     share_drop_tolerance: float = 0.25
     """A negative share this fraction below usual is a benign spike (no negative-count driver)."""
+    excess_negative_share: float = 0.2
+    """... unless at least this share of the extra mentions (above expected) is negative."""
     negativity_gate: float = 0.3
     """Below this negativity strength the score is held under warning (positive spikes: watch)."""
     weight_volume: float = 55.0
@@ -212,17 +224,16 @@ class DetectorConfig:
     def from_mapping(cls, base: DetectorConfig, overrides: Mapping[str, Any]) -> DetectorConfig:
         """``base`` with per-brand ``overrides`` (e.g. from the brand catalog).
 
-        Unknown keys, wrong types and pipeline-wide keys raise ``ConfigError``. ``category_weights``
-        merges into the base mapping.
+        Unknown keys and wrong types raise ``ConfigError``; ``category_weights`` merges into the
+        base mapping. ``bucket_seconds`` and ``allowed_lateness_seconds`` should stay the same for
+        every brand of a stream (the settings): ``detect_stream`` orders events across brands
+        assuming a shared bucket grid.
         """
         known = {f.name: f for f in dataclasses.fields(cls)}
         changes: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in known:
                 msg = f"unknown detector setting {key!r}"
-                raise ConfigError(msg)
-            if key in _PIPELINE_WIDE and value != getattr(base, key):
-                msg = f"{key} is pipeline-wide and cannot be overridden per brand"
                 raise ConfigError(msg)
             changes[key] = _coerce(key, getattr(base, key), value)
         return dataclasses.replace(base, **changes)

@@ -23,7 +23,7 @@ import orjson
 from pipeline.core.baseline import Hour, HourModel, fit_hour
 from pipeline.core.config import DEFAULT_CATEGORY_WEIGHTS, DetectorConfig
 from pipeline.core.lifecycle import LifecycleState, Transition, event_id_for, step
-from pipeline.core.scoring import Score, WindowView, score
+from pipeline.core.scoring import Score, WindowView, log_ratio, novelty_factor, score
 from pipeline.core.types import ScoredMention
 from pipeline.core.windows import (
     Bucket,
@@ -111,6 +111,11 @@ class BrandDetector:
         self.duplicate_events = 0
         self._life = LifecycleState()
         self._models: dict[int, HourModel] = {}
+        # usual daily peaks: day index since the first bucket, running max of the day per window,
+        # maxima of the completed days (newest last)
+        self._peak_day: int | None = None
+        self._peak_cur: list[float] = [0.0, 0.0, 0.0]
+        self._peak_hist: deque[list[float]] = deque(maxlen=config.peak_days)
 
     def _ring_len(self) -> int:
         c = self.config
@@ -170,6 +175,14 @@ class BrandDetector:
     # --- closing buckets -------------------------------------------------------------------------
     def advance(self, watermark: float) -> list[AlertEvent]:
         """Close every bucket ending at or before ``watermark - allowed_lateness``, in order."""
+        return self.advance_scored(watermark)[0]
+
+    def advance_scored(self, watermark: float) -> tuple[list[AlertEvent], list[tuple[int, float]]]:
+        """``advance`` that also returns (bucket start, score) of every bucket it closed."""
+        scores: list[tuple[int, float]] = []
+        return self._advance(watermark, scores), scores
+
+    def _advance(self, watermark: float, scores: list[tuple[int, float]]) -> list[AlertEvent]:
         if self._wm is not None and watermark <= self._wm:
             return []
         self._wm = watermark
@@ -187,7 +200,7 @@ class BrandDetector:
         while self._next + b <= limit:
             start = self._next
             bucket = self._open.pop(start, None) or Bucket(start)
-            events.extend(self._close(bucket))
+            events.extend(self._close(bucket, scores))
             self._next = start + b
         return events
 
@@ -224,7 +237,7 @@ class BrandDetector:
         if self._cur_hour is None or self._cur_hour.start < hour_start:
             self._cur_hour = Hour(hour_start)
 
-    def _close(self, bucket: Bucket) -> list[AlertEvent]:
+    def _close(self, bucket: Bucket, scores: list[tuple[int, float]]) -> list[AlertEvent]:
         c = self.config
         b = c.bucket_seconds
         start, end = bucket.start, bucket.start + b
@@ -251,7 +264,8 @@ class BrandDetector:
         if len(self._closed) > km:
             self._closed[-km - 1].strip_details()
 
-        result = self._score(end)
+        result = self._score(start, end)
+        scores.append((start, result[0].score))
         state, transitions = step(self._life, self.brand, start, end, result[0].score, c)
         self._life = state
         return [self._event(t, end, result) for t in transitions]
@@ -282,29 +296,55 @@ class BrandDetector:
             model,
         )
 
-    def _score(self, end: int) -> tuple[Score, tuple[WindowView, ...], HourModel]:
+    def _usual_peaks(self, start: int) -> list[float]:
+        """Usual daily peak log-ratio per window (median of completed days and prior days);
+        rolls the day over when ``start`` begins a new one."""
+        c = self.config
+        day = (start - (self._first if self._first is not None else start)) // 86400
+        if self._peak_day is not None and day != self._peak_day:
+            self._peak_hist.append(self._peak_cur)
+            self._peak_cur = [0.0, 0.0, 0.0]
+        self._peak_day = day
+        out = []
+        for i in range(3):
+            vals = sorted([h[i] for h in self._peak_hist] + [c.peak_prior_log2] * c.peak_prior_days)
+            out.append(_quantile(vals, c.peak_quantile))
+        return out
+
+    def _score(
+        self, start: int, end: int
+    ) -> tuple[Score, tuple[WindowView, ...], HourModel, list[float]]:
+        c = self.config
         short, mid, long, before, model = self._views(end)
+        peaks = self._usual_peaks(start)
+        novelty = []
         history_hours = (end - (self._first or end)) / 3600.0
-        s = score(short, mid, long, before, model.cat_shares, history_hours, self.config)
-        return s, (short, mid, long, before), model
+        for i, v in enumerate((short, mid, long)):
+            lr = log_ratio(v.n, v.expected, c)
+            novelty.append(novelty_factor(lr, peaks[i], c))
+            if history_hours >= c.min_history_hours:  # the cold-start baseline is no reference
+                self._peak_cur[i] = max(self._peak_cur[i], lr)
+        s = score(short, mid, long, before, novelty, model.cat_shares, history_hours, c)
+        return s, (short, mid, long, before), model, peaks
 
     # --- events ----------------------------------------------------------------------------------
     def _event(
         self,
         t: Transition,
         end: int,
-        result: tuple[Score, tuple[WindowView, ...], HourModel],
+        result: tuple[Score, tuple[WindowView, ...], HourModel, list[float]],
     ) -> AlertEvent:
-        s, views, model = result
+        s, views, model, peaks = result
         c = self.config
         ring = list(self._closed)
         km = c.buckets(c.mid_window_seconds)
         recent = ring[-km:]
         windows: dict[str, Any] = {}
         labels = {"short": "5m", "mid": "15m", "long": "1h"}
-        for v in views[:3]:
+        for v, peak in zip(views[:3], peaks, strict=True):
             key = labels[v.name] if c.bucket_seconds == 60 else f"{v.name}"
             windows[key] = _window_evidence(v)
+            windows[key]["usual_daily_peak_ratio"] = round(2.0**peak, 3)
         hours = [*list(self._hours)[-23:], *([self._cur_hour] if self._cur_hour else [])]
         day_n = sum(h.n for h in hours)
         day_neg = sum(h.neg for h in hours)
@@ -365,6 +405,7 @@ class BrandDetector:
             "late": self.late_events,
             "dup": self.duplicate_events,
             "life": self._life.to_obj(),
+            "peaks": [self._peak_day, self._peak_cur, list(self._peak_hist)],
         }
         return orjson.dumps(state)
 
@@ -397,7 +438,17 @@ class BrandDetector:
         det.late_events = state["late"]
         det.duplicate_events = state["dup"]
         det._life = LifecycleState.from_obj(state["life"])
+        det._peak_day, det._peak_cur, hist = state["peaks"]
+        det._peak_hist.extend(hist)
         return det
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated quantile of a sorted, non-empty list."""
+    pos = q * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
 def _window_evidence(v: WindowView) -> dict[str, Any]:
@@ -410,6 +461,7 @@ def _window_evidence(v: WindowView) -> dict[str, Any]:
         "positive": v.sums.pos,
         "unique_authors": v.sums.distinct_authors,
         "excluded_new_sources": v.sums.young_n,
+        "excluded_author_bursts": v.sums.spam_n,
     }
 
 
@@ -424,14 +476,25 @@ def detect_stream(
     """
     detectors: dict[str, BrandDetector] = {}
     watermark: float | None = None
+    closable: dict[tuple[int, int], int] = {}  # (bucket, lateness) -> closable bucket index
     for m in mentions:
         det = detectors.get(m.brand)
         if det is None:
             det = detectors[m.brand] = BrandDetector.new(m.brand, config_for(m.brand))
+            closable.setdefault((det.config.bucket_seconds, det.config.allowed_lateness_seconds), 0)
         det.observe(m)
         if watermark is not None and m.ts <= watermark:
             continue
         watermark = m.ts
+        # a detector only changes when a bucket becomes closable: skip the calls in between
+        moved = False
+        for key in list(closable):
+            mark = math.floor((watermark - key[1]) / key[0])
+            if closable.get(key) != mark:
+                closable[key] = mark
+                moved = True
+        if not moved:
+            continue
         events: list[AlertEvent] = []
         for brand in sorted(detectors):
             events.extend(detectors[brand].advance(watermark))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.core.baseline import nb_surprise, share_surprise
@@ -51,24 +52,43 @@ def _excess(x: float, mu: float, cfg: DetectorConfig) -> float:
     return min(1.0, max(0.0, (x - mu) / cfg.min_excess_mentions))
 
 
-def volume_signal(views: list[WindowView], cfg: DetectorConfig) -> float:
+def volume_signal(
+    views: Sequence[WindowView], novelty: Sequence[float], cfg: DetectorConfig
+) -> float:
+    """Count surprise under the baseline, times how far above the brand's usual daily peak."""
     best = 0.0
-    for v in views:
+    for v, f in zip(views, novelty, strict=True):
+        if f <= 0.0:
+            continue
         s = nb_surprise(v.n, v.expected, v.alpha)
-        best = max(best, _ramp(s, cfg) * _excess(v.n, v.expected, cfg))
+        best = max(best, f * _ramp(s, cfg) * _excess(v.n, v.expected, cfg))
     return best
+
+
+def log_ratio(n: float, expected: float, cfg: DetectorConfig) -> float:
+    c = cfg.ratio_pseudo_count
+    return math.log2((n + c) / (expected + c))
+
+
+def novelty_factor(lr: float, usual_peak: float, cfg: DetectorConfig) -> float:
+    top = usual_peak + cfg.novelty_margin_log2
+    return min(1.0, max(0.0, 1.0 - (top - lr) / cfg.novelty_span_log2))
 
 
 def negativity_signal(views: list[WindowView], cfg: DetectorConfig) -> float:
     """Strength of the negativity shift: negative share above usual, or negative count above
-    expected while the share did not fall (a benign spike dilutes the share)."""
+    expected while the share did not fall much or a good part of the extra mentions is negative
+    (a benign spike dilutes the share with non-negative mentions)."""
     best = 0.0
     for v in views:
         if v.neg < cfg.min_negative_mentions:
             continue
         s_share = share_surprise(v.neg, v.n, v.neg_share, cfg.share_overdispersion)
         best = max(best, _ramp(s_share, cfg) * _excess(v.neg, v.n * v.neg_share, cfg))
-        if v.neg >= v.n * v.neg_share * (1.0 - cfg.share_drop_tolerance):
+        extra = v.n - v.expected
+        extra_neg_share = (v.neg - v.expected_neg) / extra if extra > 0 else 0.0
+        share_kept = v.neg >= v.n * v.neg_share * (1.0 - cfg.share_drop_tolerance)
+        if share_kept or extra_neg_share >= cfg.excess_negative_share:
             s_count = nb_surprise(v.neg, v.expected_neg, v.alpha)
             best = max(best, _ramp(s_count, cfg) * _excess(v.neg, v.expected_neg, cfg))
     return best
@@ -122,17 +142,19 @@ def score(
     mid: WindowView,
     long: WindowView,
     before: WindowView,
+    novelty: Sequence[float],
     usual_cats: dict[str, float],
     history_hours: float,
     cfg: DetectorConfig,
 ) -> Score:
+    """``novelty``: per short/mid/long window, see ``novelty_factor``."""
     views = [short, mid, long]
-    d_vol = volume_signal(views, cfg)
+    d_vol = volume_signal(views, novelty, cfg)
     if cfg.volume_only:
         d_neg = d_vol
     else:
         d_neg = negativity_signal(views, cfg)
-    d_acc = acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
+    d_acc = novelty[0] * acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
     d_reach = reach_signal(mid.sums, cfg)
     d_cat, _ = category_signal(mid.sums, usual_cats, cfg)
     spread = spread_factor(mid.sums, cfg)

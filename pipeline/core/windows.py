@@ -17,6 +17,8 @@ from pipeline.core.types import ScoredMention
 
 _TERM_RE = re.compile(r"#?[a-z][a-z0-9_'-]{2,}")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|@\w+")
+SPAM_MIN = 3  # an author with this many mentions in a window counts once there
+
 _STOP = frozenset(
     """the and for you your with this that have has had was were are not but all can will just
     from they them their what when where who why how out get got its it's i'm im don't dont
@@ -69,12 +71,13 @@ class Bucket:
     with_author: int = 0
     distinct_authors: int = 0
     max_per_author: int = 0
+    top_author: list[int] = field(default_factory=list)  # [hash, n, neg] of the most active
     cats: dict[str, int] = field(default_factory=dict)
     src: dict[str, list[int]] = field(default_factory=dict)  # source -> [n, neg]
     terms: dict[str, int] = field(default_factory=dict)
     top: list[list[Any]] = field(default_factory=list)  # [neg, reach, key, summary]
     keys: set[int] = field(default_factory=set)
-    authors: dict[int, int] = field(default_factory=dict)
+    authors: dict[int, list[int]] = field(default_factory=dict)  # author hash -> [n, neg]
     closed: bool = False
 
     def add(
@@ -95,7 +98,9 @@ class Bucket:
         if m.author_id:
             self.with_author += 1
             ah = stable_hash(m.author_id)
-            self.authors[ah] = self.authors.get(ah, 0) + 1
+            counts_a = self.authors.setdefault(ah, [0, 0])
+            counts_a[0] += 1
+            counts_a[1] += neg
         for cat, score in m.categories.items():
             if score >= cat_thr:
                 self.cats[cat] = self.cats.get(cat, 0) + 1
@@ -130,7 +135,11 @@ class Bucket:
     def close(self, top_terms: int) -> None:
         """Compact: drop dedup keys and author ids, keep counts and top-k."""
         self.distinct_authors = len(self.authors)
-        self.max_per_author = max(self.authors.values(), default=0)
+        if self.authors:
+            # the most active author, ties by hash: a total order
+            top, (top_n, top_neg) = min(self.authors.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            self.max_per_author = top_n
+            self.top_author = [top, top_n, top_neg]
         self.authors = {}
         self.keys = set()
         self.terms = dict(top_items(self.terms.items(), top_terms))
@@ -145,7 +154,7 @@ class Bucket:
         return [
             self.start, self.n, self.neg, self.pos, self.pneg, self.w, self.negw,
             self.max_neg_reach, self.with_author, self.distinct_authors, self.max_per_author,
-            self.cats, self.src, self.terms, self.top, sorted(self.keys),
+            self.top_author, self.cats, self.src, self.terms, self.top, sorted(self.keys),
             [[k, v] for k, v in sorted(self.authors.items())], self.closed,
         ]  # fmt: skip
 
@@ -154,10 +163,10 @@ class Bucket:
         return cls(
             start=obj[0], n=obj[1], neg=obj[2], pos=obj[3], pneg=obj[4], w=obj[5], negw=obj[6],
             max_neg_reach=obj[7], with_author=obj[8], distinct_authors=obj[9],
-            max_per_author=obj[10], cats=dict(obj[11]),
-            src={k: list(v) for k, v in obj[12].items()}, terms=dict(obj[13]),
-            top=[list(t) for t in obj[14]], keys=set(obj[15]),
-            authors={k: v for k, v in obj[16]}, closed=obj[17],
+            max_per_author=obj[10], top_author=list(obj[11]), cats=dict(obj[12]),
+            src={k: list(v) for k, v in obj[13].items()}, terms=dict(obj[14]),
+            top=[list(t) for t in obj[15]], keys=set(obj[16]),
+            authors={k: list(v) for k, v in obj[17]}, closed=obj[18],
         )  # fmt: skip
 
 
@@ -183,20 +192,24 @@ class WindowSums:
     cats: Mapping[str, int] = field(default_factory=dict)
     young_n: int = 0
     young_neg: int = 0
+    spam_n: int = 0
+    spam_neg: int = 0
 
     @property
     def scored_n(self) -> int:
-        """Mentions that count for the score (sources past their warm-up)."""
-        return self.n - self.young_n
+        """Mentions that count for the score: sources past their warm-up, and an author's
+        burst within one bucket counted once."""
+        return max(0, self.n - self.young_n - self.spam_n)
 
     @property
     def scored_neg(self) -> int:
-        return self.neg - self.young_neg
+        return max(0, self.neg - self.young_neg - self.spam_neg)
 
 
 def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> WindowSums:
-    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = 0
+    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = 0
     cats: dict[str, int] = {}
+    tops: dict[int, list[int]] = {}  # most active author of a bucket -> [n, neg] in the window
     for b in buckets:
         n += b.n
         neg += b.neg
@@ -208,14 +221,23 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         wa += b.with_author
         da += b.distinct_authors
         mpa = max(mpa, b.max_per_author)
+        if b.top_author:
+            a_hash, a_n, a_neg = b.top_author
+            acc = tops.setdefault(a_hash, [0, 0])
+            acc[0] += a_n
+            acc[1] += a_neg
         for c, k in b.cats.items():
             cats[c] = cats.get(c, 0) + k
         if young_sources:
-            for s, (sn, sneg) in b.src.items():
-                if s in young_sources:
-                    yn += sn
-                    yneg += sneg
-    return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg)
+            for src, (src_n, src_neg) in b.src.items():
+                if src in young_sources:
+                    yn += src_n
+                    yneg += src_neg
+    for a_n, a_neg in tops.values():
+        if a_n >= SPAM_MIN:  # a burst of one author counts as one mention
+            sn += a_n - 1
+            sneg += a_neg - (1 if 2 * a_neg >= a_n else 0)  # the one kept: negative if mostly
+    return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg)
 
 
 def merged_terms(buckets: Sequence[Bucket], k: int) -> list[tuple[str, int]]:
