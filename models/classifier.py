@@ -194,10 +194,9 @@ class MentionClassifier:
                 continue
             X = pipe.named_steps["hash"].transform([normalized[i] for i in idx])
             clf: CalibratedLinear = pipe.named_steps["clf"]
-            proba = clf.predict_proba(X)
-            neg = clf.negative_from_proba(proba)
-            labels[idx] = clf.labels_from(proba, neg)
-            p_neg[idx] = neg
+            z = clf.decision_function(X)
+            labels[idx] = clf.labels_from_scores(z)
+            p_neg[idx] = clf.negative_from_scores(z)
             if model_lang == "en" and self._categories is not None:
                 learned = self._learned_categories(X)
                 cat_scores[idx] = np.maximum(cat_scores[idx], learned)

@@ -22,11 +22,11 @@ def _err(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def run_classify(input: TextIO, output: TextIO, model_path: Path | None) -> int:  # noqa: A002
+def run_classify(input: TextIO, output: TextIO, model_path: Path | None) -> int:
     """JSON lines ``{"id", "text", "lang"?}`` in, ``{"id","label","negative","lang","categories"}``
     out. Bad lines are reported on stderr with their line number and skipped; the exit code is 1
     if any line was bad, 2 if the model cannot be loaded, else 0."""
-    from models.classifier import MentionClassifier  # noqa: PLC0415
+    from models.classifier import MentionClassifier
 
     try:
         clf = MentionClassifier.load(model_path)
@@ -94,18 +94,22 @@ def run_classify(input: TextIO, output: TextIO, model_path: Path | None) -> int:
 
 
 def format_table(metrics: dict[str, dict[str, float]]) -> str:
-    header = f"{'data set':44} {'n':>6} {'macro-F1 [95% CI]':>22} {'neg-F1 [95% CI]':>22} {'acc':>6}"
+    header = (
+        f"{'data set':44} {'n':>6} {'macro-F1 [95% CI]':>22} {'neg-F1 [95% CI]':>22} {'acc':>6}"
+    )
     lines = [header, "-" * len(header)]
     for name, m in metrics.items():
         macro = f"{m['macro_f1']:.3f} [{m['macro_f1_ci_low']:.3f},{m['macro_f1_ci_high']:.3f}]"
-        neg = f"{m['negative_f1']:.3f} [{m['negative_f1_ci_low']:.3f},{m['negative_f1_ci_high']:.3f}]"
+        neg = (
+            f"{m['negative_f1']:.3f} [{m['negative_f1_ci_low']:.3f},{m['negative_f1_ci_high']:.3f}]"
+        )
         lines.append(f"{name:44} {int(m['n']):>6} {macro:>22} {neg:>22} {m['accuracy']:>6.3f}")
     return "\n".join(lines)
 
 
 def run_train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> int:
     """Train into ``out_dir`` and print the held-out metrics table."""
-    from models.train import train  # noqa: PLC0415
+    from models.train import train
 
     t = time.perf_counter()
     try:
@@ -117,14 +121,16 @@ def run_train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> int:
     if "leave_one_source_out_en" in manifest["metrics"]:
         sys.stdout.write("\nEnglish, leave one source out:\n")
         sys.stdout.write(format_table(manifest["metrics"]["leave_one_source_out_en"]) + "\n")
-    sys.stdout.write(f"\nartifact: {out_dir} (training {manifest['train_seconds']}s, "
-                     f"total {time.perf_counter() - t:.0f}s)\n")
+    sys.stdout.write(
+        f"\nartifact: {out_dir} (training {manifest['train_seconds']}s, "
+        f"total {time.perf_counter() - t:.0f}s)\n"
+    )
     return 0
 
 
 def run_evaluate(data_dir: Path, model_path: Path | None) -> int:
     """Score a classifier on the held-out dev sets and print the table."""
-    from models.evaluate import evaluate  # noqa: PLC0415
+    from models.evaluate import evaluate
 
     try:
         metrics = evaluate(data_dir, model_path)

@@ -62,7 +62,8 @@ def _csv_rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
 def _airline(d: Path) -> list[Example]:
     out = []
     for r in _csv_rows(d / "airline-tweets" / "Tweets.csv"):
-        cat = AIRLINE_REASONS.get(r["negativereason"]) if r["airline_sentiment"] == "negative" else None
+        negative = r["airline_sentiment"] == "negative"
+        cat = AIRLINE_REASONS.get(r["negativereason"]) if negative else None
         out.append(Example(r["text"], r["airline_sentiment"], "en", "airline-tweets", cat))
     return out
 

@@ -34,7 +34,7 @@ with np.errstate(over="ignore"):
 class Normalizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Raw texts -> normalised texts (see :mod:`models.normalize`). Stateless."""
 
-    def fit(self, X: Sequence[str], y: Any = None) -> Normalizer:  # noqa: ARG002
+    def fit(self, X: Sequence[str], y: Any = None) -> Normalizer:
         self.fitted_ = True
         return self
 
@@ -68,7 +68,7 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.word_orders = word_orders
         self.word_weight = word_weight
 
-    def fit(self, X: Sequence[str], y: Any = None) -> NgramHasher:  # noqa: ARG002
+    def fit(self, X: Sequence[str], y: Any = None) -> NgramHasher:
         self.n_features_out_ = 1 << self.n_bits
         return self
 
@@ -125,36 +125,51 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     cols_parts.append(_mix(bh[same], 102, self.n_bits))
                     vals_parts.append(np.full(int(same.sum()), w, dtype=np.float32))
 
-        rows = np.concatenate(rows_parts)
-        cols = np.concatenate(cols_parts)
-        vals = np.concatenate(vals_parts)
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        counts = np.bincount(rows, minlength=n_docs)
-        sq = np.bincount(rows, weights=vals[order].astype(np.float64) ** 2, minlength=n_docs)
+        # Scatter the parts (each already grouped by row) into CSR order without sorting.
+        part_counts = [np.bincount(r, minlength=n_docs) for r in rows_parts]
+        counts = np.sum(part_counts, axis=0)
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        nnz = int(indptr[-1])
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=np.float32)
+        sq = np.zeros(n_docs, dtype=np.float64)
+        base = indptr[:-1].copy()
+        for r, c, v, pc in zip(rows_parts, cols_parts, vals_parts, part_counts, strict=True):
+            part_start = np.zeros(n_docs, dtype=np.int64)
+            np.cumsum(pc[:-1], out=part_start[1:])
+            dest = base[r] + (np.arange(len(r)) - part_start[r])
+            indices[dest] = c
+            data[dest] = v
+            sq += pc * float(v[0]) ** 2 if len(v) else 0.0
+            base += pc
         scale = np.zeros(n_docs, dtype=np.float32)
         nz = sq > 0
         scale[nz] = 1.0 / np.sqrt(sq[nz])
-        data = vals[order] * scale[rows]
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return sp.csr_matrix(
-            (data, cols[order].astype(np.int32), indptr), shape=(n_docs, n_cols), copy=False
-        )
+        data *= np.repeat(scale, counts)
+        return sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_cols), copy=False)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+    return out
 
 
 class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Multinomial logistic regression with a Platt-calibrated P(negative).
+    """Multinomial logistic regression with class-bias correction and a Platt-calibrated P(neg).
 
-    ``predict_proba`` returns the LR class probabilities; ``negative_proba`` returns P(negative)
-    recalibrated by a one-dimensional logistic fit on out-of-fold log-odds (``cv`` folds), so that
-    class re-weighting used for macro-F1 does not distort the probability. ``neg_threshold`` (chosen
-    on out-of-fold scores to maximise negative-vs-rest F1) decides the ``negative`` label; among the
-    other classes the LR argmax wins.
+    ``fit`` first computes out-of-fold decision scores: leave-one-group-out when ``groups`` (the
+    source corpus of each text) name three or more groups, else stratified ``cv``-fold. On those
+    held-out scores it
+
+    * tunes additive logit offsets for the non-negative classes (grid search) that maximise the
+      mean per-group macro-F1 — a correction for the label-prior and domain shift between corpora,
+      learned only from corpora the scoring model did not see;
+    * fits a one-dimensional logistic (Platt) map from the biased negative-vs-rest log-odds to
+      P(negative), so the probability is calibrated on unseen data.
+
+    ``group_scores_`` keeps the per-group held-out macro-F1 / negative-F1 (after the bias) for the
+    model card. Weights are stored as float32 (half the size; scores unaffected).
     """
 
     def __init__(
@@ -163,14 +178,14 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         class_weight: str | dict[str, float] | None = "balanced",
         cv: int = 3,
         max_iter: int = 300,
-        tune_threshold: bool = True,
+        tune_bias: bool = True,
         random_state: int = 0,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
         self.cv = cv
         self.max_iter = max_iter
-        self.tune_threshold = tune_threshold
+        self.tune_bias = tune_bias
         self.random_state = random_state
 
     def _lr(self) -> LogisticRegression:
@@ -186,33 +201,54 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X.sum_duplicates()
         self.lr_ = self._lr().fit(X, y_arr)
         self.classes_ = self.lr_.classes_
-        neg = int(np.flatnonzero(self.classes_ == "negative")[0])
-        oof = np.zeros(len(y_arr))
-        skf = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-        for tr, te in skf.split(X, y_arr):
-            proba = self._lr().fit(X[tr], y_arr[tr]).predict_proba(X[te])
-            p = np.clip(proba[:, neg], 1e-6, 1 - 1e-6)
-            oof[te] = np.log(p / (1 - p))
-        is_neg = (y_arr == "negative").astype(int)
-        platt = LogisticRegression(C=1e4).fit(oof.reshape(-1, 1), is_neg)
+        self._neg = int(np.flatnonzero(self.classes_ == "negative")[0])
+        if groups is not None and len(set(groups)) >= 3:
+            g_arr = np.asarray(groups)
+            folds = [
+                (np.flatnonzero(g_arr != g), np.flatnonzero(g_arr == g)) for g in sorted(set(g_arr))
+            ]
+        else:
+            skf = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+            folds = list(skf.split(X, y_arr))
+            g_arr = np.empty(len(y_arr), dtype=object)
+            for k, (_, te) in enumerate(folds):
+                g_arr[te] = f"fold{k}"
+        oof = np.zeros((len(y_arr), len(self.classes_)))
+        for tr, te in folds:
+            oof[te] = self._lr().fit(X[tr], y_arr[tr]).decision_function(X[te])
+        y_idx = np.searchsorted(self.classes_, y_arr)
+        group_masks = {str(g): g_arr == g for g in sorted(set(g_arr.tolist()))}
+        self.bias_ = np.zeros(len(self.classes_))
+        if self.tune_bias:
+            self.bias_ = _tune_bias(oof, y_idx, list(group_masks.values()), self._neg)
+        z = oof + self.bias_
+        pred = z.argmax(axis=1)
+        self.group_scores_ = {
+            g: {
+                "n": int(m.sum()),
+                "macro_f1": round(_macro_f1(y_idx[m], pred[m], len(self.classes_)), 4),
+                "negative_f1": round(_class_f1(y_idx[m], pred[m], self._neg), 4),
+            }
+            for g, m in group_masks.items()
+        }
+        log_odds = self._neg_log_odds(z)
+        is_neg = (y_idx == self._neg).astype(int)
+        platt = LogisticRegression(C=1e4).fit(log_odds.reshape(-1, 1), is_neg)
         self.platt_a_ = float(platt.coef_[0, 0])
         self.platt_b_ = float(platt.intercept_[0])
-        cal = _sigmoid(self.platt_a_ * oof + self.platt_b_)
-        self.neg_threshold_ = 0.5
-        if self.tune_threshold:
-            best = -1.0
-            for t in np.linspace(0.2, 0.8, 61):
-                pred = cal >= t
-                tp = float(np.sum(pred & (is_neg == 1)))
-                f1 = 2 * tp / max(1.0, float(pred.sum() + is_neg.sum()))
-                if f1 > best:
-                    best, self.neg_threshold_ = f1, float(t)
-        # float32 weights halve the artifact and the resident memory; scores are unaffected.
         self.lr_.coef_ = self.lr_.coef_.astype(np.float32)
         return self
 
+    def _neg_log_odds(self, z: np.ndarray) -> np.ndarray:
+        others = np.delete(z, self._neg, axis=1)
+        top = others.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(others - top).sum(axis=1))
+        out: np.ndarray = z[:, self._neg] - lse
+        return out
+
     def decision_function(self, X: sp.csr_matrix) -> np.ndarray:
-        scores: np.ndarray = X @ self.lr_.coef_.T + self.lr_.intercept_
+        """Class scores including the tuned bias."""
+        scores: np.ndarray = X @ self.lr_.coef_.T + (self.lr_.intercept_ + self.bias_)
         return scores
 
     def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
@@ -222,24 +258,48 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         out: np.ndarray = e / e.sum(axis=1, keepdims=True)
         return out
 
+    def negative_from_scores(self, z: np.ndarray) -> np.ndarray:
+        """Calibrated P(negative) from :meth:`decision_function` scores."""
+        return _sigmoid(self.platt_a_ * self._neg_log_odds(z) + self.platt_b_)
+
     def negative_proba(self, X: sp.csr_matrix) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.negative_from_proba(proba)
+        return self.negative_from_scores(self.decision_function(X))
 
-    def negative_from_proba(self, proba: np.ndarray) -> np.ndarray:
-        neg = int(np.flatnonzero(self.classes_ == "negative")[0])
-        p = np.clip(proba[:, neg], 1e-6, 1 - 1e-6)
-        return _sigmoid(self.platt_a_ * np.log(p / (1 - p)) + self.platt_b_)
-
-    def labels_from(self, proba: np.ndarray, p_neg: np.ndarray) -> np.ndarray:
-        neg = int(np.flatnonzero(self.classes_ == "negative")[0])
-        rest = proba.copy()
-        rest[:, neg] = -1.0
-        labels = self.classes_[np.argmax(rest, axis=1)]
-        labels[p_neg >= self.neg_threshold_] = "negative"
-        out: np.ndarray = labels
+    def labels_from_scores(self, z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.classes_[z.argmax(axis=1)]
         return out
 
     def predict(self, X: sp.csr_matrix) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.labels_from(proba, self.negative_from_proba(proba))
+        return self.labels_from_scores(self.decision_function(X))
+
+
+def _class_f1(y: np.ndarray, p: np.ndarray, c: int) -> float:
+    tp = float(np.sum((p == c) & (y == c)))
+    denom = float(np.sum(p == c) + np.sum(y == c))
+    return 2 * tp / denom if denom else 0.0
+
+
+def _macro_f1(y: np.ndarray, p: np.ndarray, n_classes: int) -> float:
+    present = [c for c in range(n_classes) if np.any(y == c)]
+    return float(np.mean([_class_f1(y, p, c) for c in present])) if present else 0.0
+
+
+def _tune_bias(oof: np.ndarray, y: np.ndarray, groups: list[np.ndarray], neg: int) -> np.ndarray:
+    """Offsets (negative class fixed at 0) maximising the mean per-group macro-F1."""
+    grid = np.arange(-3.0, 3.01, 0.25)
+    others = [c for c in range(oof.shape[1]) if c != neg]
+    best, best_bias = -1.0, np.zeros(oof.shape[1])
+    for a in grid:
+        for b in grid if len(others) > 1 else [0.0]:
+            bias = np.zeros(oof.shape[1])
+            bias[others[0]] = a
+            if len(others) > 1:
+                bias[others[1]] = b
+            pred = (oof + bias).argmax(axis=1)
+            score = float(np.mean([_macro_f1(y[m], pred[m], oof.shape[1]) for m in groups]))
+            # prefer the smaller correction on ties (stable, deterministic)
+            if score > best + 1e-9 or (
+                abs(score - best) <= 1e-9 and np.abs(bias).sum() < np.abs(best_bias).sum()
+            ):
+                best, best_bias = score, bias
+    return best_bias

@@ -1,7 +1,7 @@
 """Crisis-category lexicons (English, Hebrew, Arabic data files) matched on normalised text.
 
 A lexicon maps a category to terms. ``term`` is strong evidence (weight 1), ``term~`` weak evidence
-(weight 0.5), a trailing ``*`` matches any word ending. Hebrew terms also match behind up to two
+(weight 0.5), a trailing ``*`` matches any word ending. Hebrew terms also match behind up to three
 attached prefix letters (ו ה ב ל מ ש כ), Arabic terms behind و ف ب ل ك and the article ال. Terms are
 normalised exactly like the texts (final letters, alef variants, lower case...).
 
@@ -12,12 +12,12 @@ distinct terms found: one strong term gives 0.5, two 0.75, three 0.875 — monot
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from models.features import _POWERS, _Q
 from models.normalize import normalize
 
 CATEGORIES: tuple[str, ...] = (
@@ -32,8 +32,8 @@ CATEGORIES: tuple[str, ...] = (
     "fraud_scam",
 )
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
-_HE_PREFIX = "(?:[והבלמשכ]{0,2})"
-_AR_PREFIX = "(?:(?:[وفبلك]?ال|[وفبلك]|لل)?)"
+_HE_PREFIXES = "והבלמשכ"
+_AR_PREFIXES = ("و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
 
 
 def load_lexicons(directory: Path = LEXICON_DIR) -> dict[str, list[str]]:
@@ -51,27 +51,54 @@ def load_lexicons(directory: Path = LEXICON_DIR) -> dict[str, list[str]]:
     return merged
 
 
-def _term_pattern(term: str) -> tuple[str, float]:
-    weight = 1.0
-    if term.endswith("~"):
-        term, weight = term[:-1], 0.5
-    wildcard = term.endswith("*")
-    core = normalize(term.rstrip("*")).strip()
-    if not core:
-        return "", 0.0
-    body = r"[^\S\n]".join(re.escape(w) for w in core.split())
-    if wildcard:
-        body += r"\w*"
+_MASK = (1 << 64) - 1
+_P_INT = int(_POWERS[1])
+_Q_INT = int(_Q)
+
+
+def _word_hash(word: str) -> int:
+    """Same value as the vectorised word hash in :meth:`CategoryMatcher.scores`."""
+    h, power = 0, 1
+    for i, ch in enumerate(word):
+        h = (h + ord(ch) * power) & _MASK
+        if i < 63:
+            power = (power * _P_INT) & _MASK
+    return h
+
+
+def _phrase_key(words: Sequence[str], kind: int) -> int:
+    h = _word_hash(words[0])
+    for w in words[1:]:
+        h = (h * _Q_INT + _word_hash(w)) & _MASK
+    return int(_key(np.array([h], dtype=np.uint64), kind)[0])
+
+
+def _key(h: np.ndarray, kind: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        mixed: np.ndarray = (h ^ np.uint64(kind * 0x9E3779B97F4A7C15 & (2**64 - 1))) * _Q
+    return mixed
+
+
+def _variants(core: str) -> list[str]:
+    """The term itself plus its forms with attached Hebrew/Arabic prefixes."""
     first = core[0]
     if "\u05d0" <= first <= "\u05ea":
-        body = _HE_PREFIX + body
+        two = [a + b for a in _HE_PREFIXES for b in _HE_PREFIXES]
+        prefixes = ["", *_HE_PREFIXES, *two, *(a + b for a in _HE_PREFIXES for b in two)]
     elif "\u0620" <= first <= "\u06d3":
-        body = _AR_PREFIX + body
-    return rf"(?<![\w_]){body}(?![\w_])", weight
+        prefixes = ["", *_AR_PREFIXES]
+    else:
+        prefixes = [""]
+    return [p + core for p in prefixes]
 
 
 class CategoryMatcher:
-    """Scores the crisis categories of a batch of normalised texts with one regex pass."""
+    """Scores the crisis categories of a batch of normalised texts.
+
+    Terms are compiled to 64-bit hashes of word n-grams (and of word prefixes for ``*`` terms); a
+    batch is hashed with numpy in one pass and looked up with ``np.isin``, so the cost does not grow
+    with the number of terms (a regex alternation of ~700 terms was 20x slower).
+    """
 
     def __init__(self, terms: Mapping[str, Sequence[str]]) -> None:
         unknown = set(terms) - set(CATEGORIES)
@@ -79,41 +106,96 @@ class CategoryMatcher:
             msg = f"unknown crisis categories: {sorted(unknown)}"
             raise ValueError(msg)
         self.terms = {c: list(terms.get(c, ())) for c in CATEGORIES}
-        alternatives: list[str] = []
-        self._group_info: list[tuple[int, float]] = []
+        # key -> list of (term id, category index, weight)
+        self._index: dict[int, list[tuple[int, int, float]]] = {}
+        self._phrase_lengths: set[int] = set()
+        self._prefix_lengths: set[int] = set()
+        term_id = 0
         for ci, cat in enumerate(CATEGORIES):
-            for term in dict.fromkeys(self.terms[cat]):
-                pattern, weight = _term_pattern(term)
-                if pattern:
-                    alternatives.append(f"({pattern})")
-                    self._group_info.append((ci, weight))
-        self._regex = re.compile("|".join(alternatives)) if alternatives else None
+            for raw in dict.fromkeys(self.terms[cat]):
+                term, weight = raw, 1.0
+                if term.endswith("~"):
+                    term, weight = term[:-1], 0.5
+                wildcard = term.endswith("*")
+                core = normalize(term.rstrip("*")).strip()
+                if not core:
+                    continue
+                for form in _variants(core):
+                    words = form.split()
+                    if wildcard and len(words) == 1:
+                        n_chars = len(words[0])
+                        key = _phrase_key(words, 100 + min(n_chars, 64))
+                        self._prefix_lengths.add(n_chars)
+                    else:
+                        key = _phrase_key(words, len(words))
+                        self._phrase_lengths.add(len(words))
+                    self._index.setdefault(key, []).append((term_id, ci, weight))
+                term_id += 1
+        self._keys = np.array(sorted(self._index), dtype=np.uint64)
+        self._bitmap = np.zeros(1 << 24, dtype=bool)
+        self._bitmap[(self._keys >> np.uint64(40)).astype(np.int64)] = True
 
     def extended(self, extra: Mapping[str, Sequence[str]]) -> CategoryMatcher:
-        merged = {c: [*self.terms[c], *extra.get(c, ())] for c in CATEGORIES}
         unknown = set(extra) - set(CATEGORIES)
         if unknown:
             msg = f"unknown crisis categories: {sorted(unknown)}"
             raise ValueError(msg)
-        return CategoryMatcher(merged)
+        return CategoryMatcher({c: [*self.terms[c], *extra.get(c, ())] for c in CATEGORIES})
 
     def scores(self, normalized: Sequence[str]) -> np.ndarray:
         """``(n_texts, n_categories)`` scores in [0, 1]."""
         n = len(normalized)
         evidence = np.zeros((n, len(CATEGORIES)))
-        if n == 0 or self._regex is None:
+        if n == 0 or not self._index:
             return evidence
-        joined = "\n".join(normalized)
-        starts = np.cumsum([0] + [len(t) + 1 for t in normalized[:-1]])
+        cps = np.frombuffer("\n".join(normalized).encode("utf-32-le"), dtype=np.uint32)
+        cps = cps.astype(np.uint64)
+        is_nl = cps == 10
+        nl_cum = np.cumsum(is_nl)
+        is_word = ~(is_nl | (cps == 32))
+        prev = np.concatenate(([False], is_word[:-1]))
+        start_mask = is_word & ~prev
+        starts = np.flatnonzero(start_mask)
+        if len(starts) == 0:
+            return evidence
+        word_pos = np.flatnonzero(is_word)
+        wid = np.cumsum(start_mask[word_pos]) - 1
+        offset = word_pos - starts[wid]
+        with np.errstate(over="ignore"):
+            vals = cps[word_pos] * _POWERS[np.minimum(offset, 63)]
+            seg = np.flatnonzero(np.concatenate(([True], wid[1:] != wid[:-1])))
+            wh = np.add.reduceat(vals, seg)
+            wrow = nl_cum[starts]
+            rows: list[np.ndarray] = []
+            keys: list[np.ndarray] = []
+            for length in self._phrase_lengths:
+                if len(wh) < length:
+                    continue
+                m = len(wh) - length + 1
+                h = wh[:m].copy()
+                for k in range(1, length):
+                    h = h * _Q + wh[k : k + m]
+                same = wrow[length - 1 : length - 1 + m] == wrow[:m]
+                rows.append(wrow[:m][same])
+                keys.append(_key(h[same], length))
+            if self._prefix_lengths:
+                csum = np.cumsum(vals)
+                before = np.concatenate(([np.uint64(0)], csum))[seg][wid]
+                prefix_hash = csum - before  # hash of the word's first offset+1 chars
+                for n_chars in self._prefix_lengths:
+                    at = offset == n_chars - 1
+                    rows.append(nl_cum[word_pos[at]])
+                    keys.append(_key(prefix_hash[at], 100 + min(n_chars, 64)))
+        all_rows = np.concatenate(rows)
+        all_keys = np.concatenate(keys)
+        # bitmap prefilter (one gather per key), exact check only for the few candidates
+        cand = np.flatnonzero(self._bitmap[(all_keys >> np.uint64(40)).astype(np.int64)])
+        pos = np.minimum(np.searchsorted(self._keys, all_keys[cand]), len(self._keys) - 1)
+        hit = cand[self._keys[pos] == all_keys[cand]]
         seen: set[tuple[int, int]] = set()
-        for m in self._regex.finditer(joined):
-            group = m.lastindex
-            if group is None:
-                continue
-            doc = int(np.searchsorted(starts, m.start(), side="right") - 1)
-            if (doc, group) in seen:
-                continue
-            seen.add((doc, group))
-            ci, weight = self._group_info[group - 1]
-            evidence[doc, ci] += weight
+        for doc, key in zip(all_rows[hit].tolist(), all_keys[hit].tolist(), strict=True):
+            for term_id, ci, weight in self._index[key]:
+                if (doc, term_id) not in seen:
+                    seen.add((doc, term_id))
+                    evidence[doc, ci] += weight
         return 1.0 - np.power(0.5, evidence)
