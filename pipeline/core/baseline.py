@@ -39,13 +39,14 @@ class Hour:
     clean_n: float = 0.0
     clean_neg: float = 0.0
     cats: dict[str, int] = field(default_factory=dict)
+    pos: int = 0
 
     def to_obj(self) -> list[Any]:
-        return [self.start, self.n, self.neg, self.clean_n, self.clean_neg, self.cats]
+        return [self.start, self.n, self.neg, self.clean_n, self.clean_neg, self.cats, self.pos]
 
     @classmethod
     def from_obj(cls, obj: Sequence[Any]) -> Hour:
-        return cls(obj[0], obj[1], obj[2], obj[3], obj[4], dict(obj[5]))
+        return cls(obj[0], obj[1], obj[2], obj[3], obj[4], dict(obj[5]), obj[6])
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class HourModel:
 
     expected: float  # mentions in the hour
     neg_share: float  # usual negative share
+    pos_share: float  # usual positive share
     alpha: float  # negative-binomial dispersion
     cat_shares: dict[str, float]  # usual share of mentions per category
     history_hours: int  # complete hours of history behind the model
@@ -64,7 +66,7 @@ def fit_hour(hours: Sequence[Hour], start: int, cfg: DetectorConfig) -> HourMode
     hist = [h for h in hours if h.start < start]
     nh = len(hist)
     if nh == 0:
-        return HourModel(cfg.min_rate_per_hour, cfg.share_prior, cfg.dispersion_prior, {}, 0)
+        return HourModel(cfg.min_rate_per_hour, cfg.share_prior, 0.2, cfg.dispersion_prior, {}, 0)
     tz = cfg.timezone
     week = hist[-cfg.season_days * 24 :]
     slots = [local_slot(h.start, tz) for h in hist]
@@ -150,12 +152,15 @@ def fit_hour(hours: Sequence[Hour], start: int, cfg: DetectorConfig) -> HourMode
         tot_n + cfg.share_prior_weight
     )
     raw_n = sum(h.n for h in week)
+    pos_share = (sum(h.pos for h in week) + 0.2 * cfg.share_prior_weight) / (
+        raw_n + cfg.share_prior_weight
+    )
     cat_tot: dict[str, int] = {}
     for h in week:
         for c, k in h.cats.items():
             cat_tot[c] = cat_tot.get(c, 0) + k
     cat_shares = {c: k / raw_n for c, k in cat_tot.items()} if raw_n else {}
-    return HourModel(expected, neg_share, alpha, cat_shares, nh)
+    return HourModel(expected, neg_share, pos_share, alpha, cat_shares, nh)
 
 
 def nb_surprise(x: float, mu: float, alpha: float) -> float:

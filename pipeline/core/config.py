@@ -134,7 +134,10 @@ class DetectorConfig:
     excess_negative_share: float = 0.2
     """... unless at least this share of the extra mentions (above expected) is negative."""
     negativity_gate: float = 0.3
-    """Below this negativity strength the score is held under warning (positive spikes: watch)."""
+    """Below this negativity strength a volume surge is held under critical, and under warning
+    when it is positive-led (positive spikes: watch at most)."""
+    positive_led_share: float = 0.4
+    """A surge is positive-led when this share of the extra mentions are extra positive ones."""
     weight_volume: float = 55.0
     """Points of a full volume surprise."""
     weight_negativity: float = 60.0

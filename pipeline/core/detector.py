@@ -257,6 +257,7 @@ class BrandDetector:
         hr = self._cur_hour
         hr.n += bucket.n
         hr.neg += bucket.neg
+        hr.pos += bucket.pos
         for cat, k in bucket.cats.items():
             hr.cats[cat] = hr.cats.get(cat, 0) + k
         self._closed.append(bucket)
@@ -283,7 +284,9 @@ class BrandDetector:
             lo = max(0, len(ring) + lo)
             hi = len(ring) + hi
             sums = window_sums(ring[lo:hi], young) if hi > lo else WindowSums()
-            return WindowView(name, sums, sum(exp[lo:hi]), model.neg_share, model.alpha)
+            return WindowView(
+                name, sums, sum(exp[lo:hi]), model.neg_share, model.alpha, model.pos_share
+            )
 
         ks = c.buckets(c.short_window_seconds)
         km = c.buckets(c.mid_window_seconds)

@@ -20,6 +20,7 @@ class WindowView:
     expected: float
     neg_share: float  # usual negative share
     alpha: float
+    pos_share: float = 0.2  # usual positive share
 
     @property
     def n(self) -> int:
@@ -105,6 +106,15 @@ def acceleration_signal(short: WindowView, before: WindowView, cfg: DetectorConf
     return _ramp(s, cfg) * _excess(x1, total * p, cfg)
 
 
+def positive_led(v: WindowView, cfg: DetectorConfig) -> bool:
+    """Whether the mentions above expected are mostly extra positive ones (a launch, a win)."""
+    extra = v.n - v.expected
+    if extra <= 0:
+        return False
+    extra_pos = v.sums.pos - v.n * v.pos_share
+    return extra_pos >= cfg.positive_led_share * extra
+
+
 def reach_signal(mid: WindowSums, cfg: DetectorConfig) -> float:
     r = mid.max_neg_reach
     if r <= cfg.reach_floor:
@@ -167,13 +177,16 @@ def score(
     }
     total = min(100.0, sum(drivers.values()))
     capped = None
-    below_warning = cfg.warning_threshold - 0.01
+    cap = 100.0
     if history_hours < cfg.min_history_hours:
-        capped = "cold_start"
+        capped, cap = "cold_start", cfg.warning_threshold - 0.01
     elif not cfg.volume_only and d_neg < cfg.negativity_gate:
-        capped = "not_negative"
-    if capped is not None and total > below_warning:
-        total = below_warning
+        if positive_led(mid, cfg) or positive_led(long, cfg):
+            capped, cap = "positive_spike", cfg.warning_threshold - 0.01
+        else:
+            capped, cap = "not_negative", cfg.critical_threshold - 0.01
+    if capped is not None and total > cap:
+        total = cap
     else:
         capped = None
     signals = {

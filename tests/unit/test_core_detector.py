@@ -122,7 +122,7 @@ def test_crisis_opens_one_episode_and_escalates(crisis_stream: list[ScoredMentio
     assert ev["windows"]["15m"]["count"] > ev["windows"]["15m"]["expected"]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_out_of_order_within_lateness_equals_sorted(
     crisis_stream: list[ScoredMention], seed: int
 ) -> None:
@@ -260,3 +260,34 @@ def test_config_overrides() -> None:
         DetectorConfig.from_mapping(base, {"timezone": "Mars/Olympus"})
     with pytest.raises(ConfigError):
         DetectorConfig.from_mapping(base, {"watch_threshold": 90})
+
+
+def test_one_account_flooding_is_not_a_crisis() -> None:
+    base = stream(41, days=2.5)
+    at = T0 + 2 * DAY + 14 * 3600
+    spam = [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"spam-{j}",
+            ts=at + 8.0 * j,
+            text="worst company ever #fail",
+            label="negative",
+            p_negative=0.95,
+            author_id="angry-1",
+        )
+        for j in range(300)
+    ]
+    events = run(sorted(base + spam, key=lambda m: (m.ts, m.mention_id)))
+    assert all(e.severity == "watch" for e in events)
+
+
+def test_evidence_explains_the_score(crisis_stream: list[ScoredMention]) -> None:
+    severe = next(e for e in run(crisis_stream) if e.severity != "watch")
+    ev = severe.evidence
+    assert sum(ev["drivers"].values()) >= severe.score - 0.01
+    assert ev["drivers"]["negativity"] > 0
+    assert ev["windows"]["1h"]["usual_daily_peak_ratio"] >= 1.0
+    assert ev["windows"]["24h"]["count"] >= ev["windows"]["1h"]["count"]
+    assert ev["top_terms"] and ev["top_terms"][0]["count"] >= ev["top_terms"][-1]["count"]
+    assert ev["capped"] is None
