@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,6 +30,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
     # Event-time progress of each raw partition goes to every detect partition: the detector's
     # watermark is the minimum over raw partitions (see pipeline.detection.LiveDetection).
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
     progress_sent: dict[int, float] = {}
     last_seen: dict[int, float] = {}
     started_at = time.monotonic()
@@ -56,6 +59,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
         async for events in stream.take_events(
             settings.ingest_batch_size, within=settings.ingest_batch_seconds
         ):
@@ -73,7 +77,9 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 for event in events
             ]
             try:
-                result = ctx.ingestor.process(batch)
+                # Classification is CPU-bound: run it off the event loop so that the loop keeps
+                # feeding the consumer and the producer meanwhile (one batch at a time, in order).
+                result = await loop.run_in_executor(executor, ctx.ingestor.process, batch)
             except Exception:
                 # A bug, not bad data: keep the worker alive and the input inspectable.
                 logger.exception("ingest batch failed; dead-lettering its %d messages", len(batch))

@@ -71,6 +71,7 @@ def build_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_enabled=True,
+        web_in_thread=True,  # /metrics and /ready answer even while a batch is classified
         broker_commit_interval=1.0,
         producer_linger=0.01,
         stream_wait_empty=False,

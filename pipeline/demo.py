@@ -184,7 +184,10 @@ def _follow(
                     alerts.append(alert)
                     print(format_alert(alert), flush=True)
                     quiet_since = time.monotonic()
-            ingested = _total(_scrape(metrics_url), "emberwatch_mentions_ingested_total")
+            try:
+                ingested = _total(_scrape(metrics_url), "emberwatch_mentions_ingested_total")
+            except OSError:  # a busy worker may answer late: ask again next round
+                continue
             if ingested >= sent and time.monotonic() - quiet_since > 8:
                 break
     finally:
