@@ -43,7 +43,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         for target in range(partitions):
             await ctx.classified_topic.send(key=WATERMARK_KEY, value=body, partition=target)
 
-    @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))
+    @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
     async def idle_partitions() -> None:
         """A raw partition with no input for a while stops holding the watermark back: it is
         reported at the newest event time of the others (Flink's idle-source rule)."""

@@ -57,20 +57,27 @@ def scrape(url: str) -> dict[str, float]:
     return out
 
 
-def run_worker(bootstrap: str, raw_topic: str, n: int, state: Path) -> tuple[float, dict[str, float]]:
+def run_worker(
+    bootstrap: str, raw_topic: str, n: int, state: Path
+) -> tuple[float, dict[str, float]]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     port = pick_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMBERWATCH_")}
     env.update(
-        EMBERWATCH_BOOTSTRAP_SERVERS=bootstrap, EMBERWATCH_APP_ID=prefix,
-        EMBERWATCH_TOPIC_RAW=raw_topic, EMBERWATCH_TOPIC_DEAD_LETTER=f"{prefix}.dlq",
-        EMBERWATCH_TOPIC_CLASSIFIED=f"{prefix}.classified", EMBERWATCH_TOPIC_ALERTS=f"{prefix}.alerts",
-        EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_WEB_PORT=str(port),
+        EMBERWATCH_BOOTSTRAP_SERVERS=bootstrap,
+        EMBERWATCH_APP_ID=prefix,
+        EMBERWATCH_TOPIC_RAW=raw_topic,
+        EMBERWATCH_TOPIC_DEAD_LETTER=f"{prefix}.dlq",
+        EMBERWATCH_TOPIC_CLASSIFIED=f"{prefix}.classified",
+        EMBERWATCH_TOPIC_ALERTS=f"{prefix}.alerts",
+        EMBERWATCH_BRANDS_PATH=str(CATALOG),
+        EMBERWATCH_WEB_PORT=str(port),
         EMBERWATCH_STATE_DIR=str(state / prefix),
     )
     log = (state / f"{prefix}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env, cwd=REPO,
-                            stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run"], env=env, cwd=REPO, stdout=log, stderr=log
+    )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         started = None
@@ -105,16 +112,25 @@ def run_worker(bootstrap: str, raw_topic: str, n: int, state: Path) -> tuple[flo
 
 
 async def run_plain(bootstrap: str, raw_topic: str, n: int) -> float:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: PLC0415
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    from models import MentionClassifier  # noqa: PLC0415
+    from models import MentionClassifier
 
-    ingestor = Ingestor(BrandCatalog.load(CATALOG), MentionClassifier.load(),
-                        max_message_bytes=1_000_000, max_text_chars=10_000)
+    ingestor = Ingestor(
+        BrandCatalog.load(CATALOG),
+        MentionClassifier.load(),
+        max_message_bytes=1_000_000,
+        max_text_chars=10_000,
+    )
     out_topic = f"plain-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, [out_topic], partitions=4)
-    consumer = AIOKafkaConsumer(raw_topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"plain-{uuid.uuid4().hex[:8]}", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        raw_topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"plain-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
     await consumer.start()
     await producer.start()
@@ -128,15 +144,19 @@ async def run_plain(bootstrap: str, raw_topic: str, n: int) -> float:
                     started = time.perf_counter()
                 result = ingestor.process([RawMessage(r.value) for r in records])
                 for brand, mentions in result.by_brand.items():
-                    await producer.send(out_topic, key=brand.encode(),
-                                        value=encode_classified(brand, mentions, None))
+                    await producer.send(
+                        out_topic,
+                        key=brand.encode(),
+                        value=encode_classified(brand, mentions, None),
+                    )
                 seen += len(records)
             await consumer.commit()
         await producer.flush()
     finally:
         await consumer.stop()
         await producer.stop()
-    assert started is not None
+    if started is None:
+        raise SystemExit("the plain loop saw no input")
     return seen / (time.perf_counter() - started)
 
 
@@ -150,7 +170,9 @@ def main() -> None:
             n = make_stream(stream, n)
             raw_topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
             create_topics(bootstrap, [raw_topic], partitions=4)
-            replay(stream, settings.model_copy(update={"topic_raw": raw_topic}), bootstrap, speed=None)
+            replay(
+                stream, settings.model_copy(update={"topic_raw": raw_topic}), bootstrap, speed=None
+            )
             plain = asyncio.run(run_plain(bootstrap, raw_topic, n))
             worker, metrics = run_worker(bootstrap, raw_topic, n, state)
     count = metrics.get("emberwatch_arrival_to_detect_seconds_count", 0)
@@ -161,8 +183,10 @@ def main() -> None:
     print(f"{'emberwatch worker (ingest + detect)':40} {worker:12,.0f}")
     print(f"ratio worker/plain: {worker / plain:.2f}")
     if count:
-        print(f"detector steps: {count:.0f}, mean arrival-to-detect {total / count:.2f}s "
-              "(includes the backlog: input was pre-produced)")
+        print(
+            f"detector steps: {count:.0f}, mean arrival-to-detect {total / count:.2f}s "
+            "(includes the backlog: input was pre-produced)"
+        )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def _bootstrap(settings: Settings, stack: ExitStack) -> str:
 
 def ensure_topics(settings: Settings, bootstrap: str) -> None:
     from pipeline.broker import create_topics
+    from pipeline.tools import security_config
 
     create_topics(
         bootstrap,
@@ -51,6 +52,7 @@ def ensure_topics(settings: Settings, bootstrap: str) -> None:
         ],
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
+        client_config=security_config(settings),
     )
 
 

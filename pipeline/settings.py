@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     catalog_strict: bool = Field(
         default=False, description="dead-letter mentions whose `brand` is not in the catalog"
     )
-    model_path: Path | None = Field(default=None, description="classifier artifact; default built in")
+    model_path: Path | None = Field(default=None, description="classifier artifact; None: built in")
     data_dir: Path = Field(
         default=_REPO_ROOT.parent / "shared" / "data", description="labelled data for training"
     )
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     idle_partition_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="a raw partition silent this long (wall clock) stops holding the watermark back",
+        description="silent this long (wall clock), a raw partition stops holding the watermark",
     )
 
     @property

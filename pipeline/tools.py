@@ -22,10 +22,14 @@ logger = logging.getLogger(__name__)
 
 def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
     """kafka-python connection settings, including TLS/SASL when configured."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": bootstrap.split(","),
-        "security_protocol": settings.security_protocol,
-    }
+    return {"bootstrap_servers": bootstrap.split(","), **security_config(settings)}
+
+
+def security_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python TLS/SASL settings (empty for PLAINTEXT)."""
+    config: dict[str, Any] = {}
+    if settings.security_protocol != "PLAINTEXT":
+        config["security_protocol"] = settings.security_protocol
     if settings.sasl_mechanism:
         config["sasl_mechanism"] = settings.sasl_mechanism
         config["sasl_plain_username"] = settings.sasl_username
