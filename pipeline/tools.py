@@ -169,27 +169,37 @@ def consume(
 def format_alert(record: dict[str, Any]) -> str:
     """One alert as a few readable lines for the crisis room."""
     evidence = record.get("evidence") or {}
-    head = (
+    lines = [
         f"{record.get('event_time', '?')}  {str(record.get('severity', '?')).upper():8} "
         f"{record.get('status', '?'):9} {record.get('brand', '?')}  "
-        f"score {record.get('score', 0):.0f}"
-        f"  [{record.get('alert_id', '?')}]"
-    )
-    lines = [head]
-    summary = evidence.get("summary")
-    if isinstance(summary, str) and summary:
-        lines.append(f"    {summary}")
-    else:
-        details = []
-        for key in ("count", "expected_count", "negative_share", "usual_negative_share"):
-            if key in evidence:
-                details.append(f"{key}={evidence[key]}")
-        if details:
-            lines.append("    " + "  ".join(details))
+        f"score {float(record.get('score') or 0):.0f}  [{record.get('alert_id', '?')}]"
+    ]
+    window = (evidence.get("windows") or {}).get("15m") or {}
+    if window:
+        share = window.get("negative_share")
+        usual = evidence.get("usual_negative_share")
+        text = f"    last 15 min: {window.get('count', '?')} mentions"
+        if window.get("expected") is not None:
+            text += f" (usual {float(window['expected']):.0f})"
+        if share is not None:
+            text += f", {float(share):.0%} negative"
+            if usual is not None:
+                text += f" (usual {float(usual):.0%})"
+        lines.append(text)
+    drivers = evidence.get("drivers") or {}
+    top = sorted(((v, k) for k, v in drivers.items() if v), reverse=True)[:3]
+    if top:
+        lines.append("    drivers: " + ", ".join(f"{k} {v:.0f}" for v, k in top))
     categories = evidence.get("categories")
     if categories:
         lines.append(f"    categories: {categories}")
-    for mention in (evidence.get("top_mentions") or [])[:3]:
-        text = str(mention.get("text", "")).replace("\n", " ")
+    seen: set[str] = set()
+    for mention in evidence.get("top_mentions") or []:
+        text = " ".join(str(mention.get("text", "")).split())
+        if text in seen:
+            continue
+        seen.add(text)
         lines.append(f"    > {text[:140]}")
+        if len(seen) == 3:
+            break
     return "\n".join(lines)
