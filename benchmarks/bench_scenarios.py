@@ -505,13 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{naive.false_alarms / naive.brand_days:.3f}",
         ),
         ("false alarms (count)", str(ours.false_alarms), str(naive.false_alarms)),
-        (
-            "benign scenarios with a warning",
-            ", ".join(ours.benign_warned) or "none",
-            ", ".join(naive.benign_warned) or "none",
-        ),
     ]:
         print(f"{label:<44}{a:>12}{b:>15}")
+    print("benign scenarios with a warning (no crisis in that brand):")
+    print(f"  emberwatch: {', '.join(ours.benign_warned) or 'none'}")
+    print(f"  naive:      {', '.join(naive.benign_warned) or 'none'}")
     if args.verbose:
         print()
         for ra, rb in zip(ours.rows, naive.rows, strict=True):

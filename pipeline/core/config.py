@@ -121,10 +121,10 @@ class DetectorConfig:
     """... and not at all below usual peak + margin - span (linear in between)."""
 
     # --- drivers ---------------------------------------------------------------------------------
-    surprise_full: float = 7.0
-    """-log10 tail probability at which a count driver is at full strength (1e-7)."""
-    surprise_floor: float = 1.5
-    """-log10 tail probability below which a count driver is zero (3e-2 is ordinary)."""
+    surprise_full: float = 6.0
+    """-log10 tail probability at which a count driver is at full strength (1e-6)."""
+    surprise_floor: float = 1.3
+    """-log10 tail probability below which a count driver is zero (5e-2 is ordinary)."""
     min_excess_mentions: float = 8.0
     """Volume and negative-count drivers reach full strength only with this many excess mentions."""
     min_negative_mentions: int = 5
@@ -133,14 +133,14 @@ class DetectorConfig:
     """A negative share this fraction below usual is a benign spike (no negative-count driver)."""
     excess_negative_share: float = 0.2
     """... unless at least this share of the extra mentions (above expected) is negative."""
-    negativity_gate: float = 0.3
+    negativity_gate: float = 0.2
     """Below this negativity strength a volume surge is held under critical, and under warning
     when it is positive-led (positive spikes: watch at most)."""
     positive_led_share: float = 0.4
     """A surge is positive-led when this share of the extra mentions are extra positive ones."""
     weight_volume: float = 55.0
     """Points of a full volume surprise."""
-    weight_negativity: float = 60.0
+    weight_negativity: float = 70.0
     """Points of a full negativity shift (negative share or negative count)."""
     weight_acceleration: float = 15.0
     """Points of a full acceleration (last short window vs the mid window before it)."""
