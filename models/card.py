@@ -142,7 +142,8 @@ def render(manifest: dict[str, Any], performance: str) -> str:
     lines += [
         "",
         f"Features: hashed character n-grams of orders {h['char_orders']} and word n-grams",
-        f"of orders {h['word_orders']} into 2**{h['n_bits']} columns, rows scaled to unit norm.",
+        f"of orders {h['word_orders']} into 2**{h['n_bits']} columns, IDF-weighted for",
+        f"{', '.join(h.get('idf_langs', [])) or 'no language'}, rows scaled to unit norm.",
         "Normalisation: URLs/@handles to tokens, hashtags split (camelCase), elongations cut and",
         "flagged, emoji and",
         "emoticons to polarity tokens, negation scope marking (en/he/ar), Hebrew niqqud and final",

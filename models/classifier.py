@@ -200,15 +200,18 @@ class MentionClassifier:
             if model_lang == "en" and self._categories is not None:
                 learned = self._learned_categories(X)
                 cat_scores[idx] = np.maximum(cat_scores[idx], learned)
-        results = []
-        for i in range(n):
-            row = cat_scores[i]
-            cats = {
-                CATEGORIES[j]: round(float(row[j]), 4)
-                for j in np.flatnonzero(row >= CATEGORY_THRESHOLD)
-            }
-            results.append(Prediction(str(labels[i]), float(p_neg[i]), langs[i], cats))
-        return results
+        cats: list[dict[str, float]] = [{} for _ in range(n)]
+        rows, cols = np.nonzero(cat_scores >= CATEGORY_THRESHOLD)
+        for i, j, score in zip(
+            rows.tolist(), cols.tolist(), np.round(cat_scores[rows, cols], 4).tolist(), strict=True
+        ):
+            cats[i][CATEGORIES[j]] = score
+        return [
+            Prediction(str(label), neg, lang, cat)
+            for label, neg, lang, cat in zip(
+                labels.tolist(), p_neg.tolist(), langs, cats, strict=True
+            )
+        ]
 
     def _learned_categories(self, X: Any) -> np.ndarray:
         assert self._categories is not None  # noqa: S101 - checked by the caller

@@ -51,8 +51,10 @@ def _mix(h: np.ndarray, salt: int, bits: int) -> np.ndarray:
 class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Hashed character n-grams and word n-grams of normalised texts, as a CSR matrix.
 
-    Each row is scaled to unit L2 norm as if all its n-grams were distinct (``1/sqrt(count)``),
-    so duplicates need not be merged at prediction time; the same scaling is used in training.
+    With ``use_idf`` each n-gram is weighted by its smoothed inverse document frequency in the
+    training texts (as ``TfidfVectorizer``). Each row is scaled to unit L2 norm as if all its
+    n-grams were distinct, so duplicates need not be merged at prediction time; the same scaling
+    is used in training.
     Collisions are signed-free (plain counts); with 2**19 columns they are rare for tweets.
     """
 
@@ -62,14 +64,23 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         char_orders: tuple[int, ...] = (2, 3, 4, 5),
         word_orders: tuple[int, ...] = (1, 2),
         word_weight: float = 1.0,
+        use_idf: bool = False,
     ) -> None:
         self.n_bits = n_bits
         self.char_orders = char_orders
         self.word_orders = word_orders
         self.word_weight = word_weight
+        self.use_idf = use_idf
 
     def fit(self, X: Sequence[str], y: Any = None) -> NgramHasher:
         self.n_features_out_ = 1 << self.n_bits
+        self.idf_: np.ndarray | None = None
+        if self.use_idf:
+            counts = self.transform(X)
+            counts.sum_duplicates()
+            df = np.bincount(counts.indices, minlength=self.n_features_out_)
+            n = counts.shape[0]
+            self.idf_ = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:
@@ -133,7 +144,7 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         nnz = int(indptr[-1])
         indices = np.empty(nnz, dtype=np.int32)
         data = np.empty(nnz, dtype=np.float32)
-        sq = np.zeros(n_docs, dtype=np.float64)
+        sq: np.ndarray = np.zeros(n_docs, dtype=np.float64)
         base = indptr[:-1].copy()
         for r, c, v, pc in zip(rows_parts, cols_parts, vals_parts, part_counts, strict=True):
             part_start = np.zeros(n_docs, dtype=np.int64)
@@ -143,6 +154,11 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             data[dest] = v
             sq += pc * float(v[0]) ** 2 if len(v) else 0.0
             base += pc
+        idf = getattr(self, "idf_", None)
+        if idf is not None:
+            data *= idf[indices]
+            entry_rows = np.repeat(np.arange(n_docs), counts)
+            sq = np.bincount(entry_rows, weights=data.astype(np.float64) ** 2, minlength=n_docs)
         scale = np.zeros(n_docs, dtype=np.float32)
         nz = sq > 0
         scale[nz] = 1.0 / np.sqrt(sq[nz])
