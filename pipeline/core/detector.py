@@ -195,7 +195,10 @@ class BrandDetector:
             self._next = self._first = min(self._open)
         span = (c.hour_history_hours + 2) * 3600 + c.long_window_seconds
         if limit - self._next > span:
-            self._skip_to(self._next + math.floor((limit - span - self._next) / b) * b)
+            # restart where the new data begins: the earliest recent open bucket, else the
+            # bucket of the closing limit (later mentions cannot be earlier, by allowed lateness)
+            recent = [s for s in self._open if s >= limit - span]
+            self._skip_to(min([*recent, math.floor(limit / b) * b]))
         events: list[AlertEvent] = []
         while self._next + b <= limit:
             start = self._next
@@ -205,9 +208,11 @@ class BrandDetector:
         return events
 
     def _skip_to(self, start: int) -> None:
-        """A gap longer than the whole history: start over as a new brand (keeps counters)."""
-        late, dup, wm = self.late_events, self.duplicate_events, self._wm
+        """A gap longer than the whole history: start over as a new brand (a cold start again);
+        keeps the counters; mentions of open buckets before ``start`` are counted as late."""
         kept = {s: bk for s, bk in self._open.items() if s >= start}
+        dropped = sum(bk.n for s, bk in self._open.items() if s < start)
+        late, dup, wm = self.late_events + dropped, self.duplicate_events, self._wm
         self.__init__(self.brand, self.config)  # type: ignore[misc]
         self.late_events, self.duplicate_events, self._wm = late, dup, wm
         self._open = kept

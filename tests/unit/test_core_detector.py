@@ -291,3 +291,28 @@ def test_evidence_explains_the_score(crisis_stream: list[ScoredMention]) -> None
     assert ev["windows"]["24h"]["count"] >= ev["windows"]["1h"]["count"]
     assert ev["top_terms"] and ev["top_terms"][0]["count"] >= ev["top_terms"][-1]["count"]
     assert ev["capped"] is None
+
+
+def test_gap_longer_than_the_history_starts_over_without_replaying_it() -> None:
+    first = stream(51, days=1.2)
+    later = [replace(m, ts=m.ts + 40 * DAY, mention_id="l" + m.mention_id) for m in first]
+    det = BrandDetector.new("acme", DetectorConfig())
+    for m in first:
+        det.observe(m)
+    det.advance(first[-1].ts)
+    for m in later:
+        det.observe(m)
+    events = det.advance(later[-1].ts)
+    assert all(e.severity == "watch" for e in events)  # a cold start again
+    assert len(det._hours) <= DetectorConfig().hour_history_hours
+    again = BrandDetector.from_bytes(det.to_bytes(), DetectorConfig())
+    assert again.to_bytes() == det.to_bytes()
+
+
+def test_state_stays_bounded_for_a_busy_brand() -> None:
+    busy = stream(52, days=3.0, rate_per_min=20.0)
+    det = BrandDetector.new("acme", DetectorConfig())
+    for m in busy:
+        det.observe(m)
+    det.advance(busy[-1].ts)
+    assert len(det.to_bytes()) < 600_000
