@@ -133,6 +133,16 @@ class Worker:
             time.sleep(0.5)
         pytest.fail(f"timed out waiting for {what}:\n{self.log_tail()}")
 
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM, as an orchestrator would, and wait for a clean exit."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -198,13 +208,7 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Worker
 
     yield start
     for worker in started:
-        if worker.process.poll() is None:
-            worker.process.send_signal(signal.SIGTERM)
-            try:
-                worker.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
+        worker.stop()
 
 
 @pytest.fixture
