@@ -123,3 +123,24 @@ def test_broker_commands_manage_the_embedded_broker(cli, tmp_path: Path) -> None
     assert stopped.returncode == 0, stopped.stderr
     after = cli("broker", "status", env=env)
     assert after.returncode == 3 and after.stdout.startswith("stopped")
+
+
+def test_series_scores_a_count_series(cli, tmp_path: Path) -> None:
+    counts = tmp_path / "counts.csv"
+    rows = ["timestamp,value"]
+    for i in range(8 * 24 * 12):  # eight days of 5-minute counts, a spike on the last day
+        minute = i * 5
+        value = 20 + (i % 7) + (400 if 7 * 288 + 100 <= i < 7 * 288 + 110 else 0)
+        day, rest = divmod(minute, 24 * 60)
+        rows.append(f"2015-03-{1 + day:02d} {rest // 60:02d}:{rest % 60:02d}:00,{value}")
+    counts.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    result = cli("series", str(counts), "--out", str(out), env=plain_env())
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "timestamp,anomaly_score,alert"
+    assert len(lines) == len(rows)
+    parsed = [line.split(",") for line in lines[1:]]
+    assert all(0.0 <= float(score) <= 1.0 for _, score, _ in parsed)
+    alerts = [i for i, (_, _, alert) in enumerate(parsed) if alert == "1"]
+    assert alerts and all(7 * 288 + 100 <= i < 7 * 288 + 130 for i in alerts)

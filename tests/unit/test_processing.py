@@ -1,36 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
 import orjson
+from fakes import KeywordClassifier
 
 from pipeline.catalog import BrandCatalog
 from pipeline.processing import Ingestor, RawMessage, decode_classified, encode_classified
 from pipeline.records import SourceCoordinates
-
-
-@dataclass
-class KeywordPrediction:
-    label: str
-    negative: float
-    lang: str
-    categories: dict[str, float] = field(default_factory=dict)
-
-
-class KeywordClassifier:
-    """A tiny deterministic stand-in for the model: 'bad' means negative."""
-
-    def predict(
-        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
-    ) -> list[KeywordPrediction]:
-        return [
-            KeywordPrediction("negative", 0.9, "en", {"data_breach": 0.8})
-            if "bad" in t
-            else KeywordPrediction("neutral", 0.1, "en")
-            for t in texts
-        ]
-
 
 CATALOG = BrandCatalog.from_mapping(
     {"brands": [{"id": "acme", "name": "Acme"}, {"id": "zeta", "name": "Zeta"}]}
