@@ -43,6 +43,34 @@ def with_trailer(path: Path) -> int:
     return len(rows) + 80
 
 
+def wait_until_detected(worker, settings, stream: Path) -> None:
+    """The detector has caught up when every partition's watermark reached the trailer."""
+    end = parse_timestamp(orjson.loads(stream.read_bytes().splitlines()[-1])["created_at"])
+
+    def caught_up() -> bool:
+        marks = [
+            v for k, v in worker.scrape().items() if k.startswith("emberwatch_detector_watermark")
+        ]
+        return len(marks) == settings.topic_partitions and min(marks) >= end.timestamp()
+
+    worker.wait_for(caught_up, 180, "the detector watermarks")
+    time.sleep(2)
+
+
+def live_alerts(settings, bootstrap: str) -> dict[str, dict]:
+    """The alert topic, deduplicated on event_id as at-least-once delivery asks of consumers."""
+    values = consume(settings, bootstrap, settings.topic_alerts, from_beginning=True, timeout=5)
+    return {record["event_id"]: record for record in map(orjson.loads, values)}
+
+
+def backtest_alerts(stream: Path, settings) -> dict[str, dict]:
+    from models import MentionClassifier
+
+    out = io.BytesIO()
+    run_backtest(stream, settings, BrandCatalog.load(CATALOG), MentionClassifier.load(), out)
+    return {r["event_id"]: r for r in map(orjson.loads, out.getvalue().splitlines())}
+
+
 def test_crisis_stream_gives_the_backtest_alerts(
     kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
 ):
@@ -57,30 +85,9 @@ def test_crisis_stream_gives_the_backtest_alerts(
     worker.wait_for(
         lambda: worker.total("emberwatch_mentions_ingested_total") >= total, 180, "ingest"
     )
-    # The detector has caught up when every partition's watermark reached the trailer.
-    trailer_ts = orjson.loads(stream.read_bytes().splitlines()[-1])["created_at"]
-    end = parse_timestamp(trailer_ts).timestamp()
-
-    def caught_up() -> bool:
-        marks = [
-            v for k, v in worker.scrape().items() if k.startswith("emberwatch_detector_watermark")
-        ]
-        return len(marks) == settings.topic_partitions and min(marks) >= end
-
-    worker.wait_for(caught_up, 180, "the detector watermarks")
-    time.sleep(2)
-    live = {}
-    for value in consume(
-        settings, kafka_bootstrap, settings.topic_alerts, from_beginning=True, timeout=5
-    ):
-        record = orjson.loads(value)
-        live[record["event_id"]] = record  # at-least-once: dedup on event_id
-
-    from models import MentionClassifier
-
-    out = io.BytesIO()
-    run_backtest(stream, settings, BrandCatalog.load(CATALOG), MentionClassifier.load(), out)
-    offline = {r["event_id"]: r for r in map(orjson.loads, out.getvalue().splitlines())}
+    wait_until_detected(worker, settings, stream)
+    live = live_alerts(settings, kafka_bootstrap)
+    offline = backtest_alerts(stream, settings)
 
     assert offline, "the sample crisis must give alerts"
     assert sorted(live) == sorted(offline)
@@ -212,29 +219,8 @@ def test_a_restarted_worker_resumes_from_the_changelog(
     env2 = dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state"))
     second_worker = worker_factory(env2)
     replay(tmp_path / "b.jsonl", settings, kafka_bootstrap, speed=None)
-    end = parse_timestamp(orjson.loads(lines[-1])["created_at"]).timestamp()
-
-    def caught_up() -> bool:
-        marks = [
-            v
-            for k, v in second_worker.scrape().items()
-            if k.startswith("emberwatch_detector_watermark")
-        ]
-        return len(marks) == settings.topic_partitions and min(marks) >= end
-
-    second_worker.wait_for(caught_up, 180, "the detector watermarks")
-    time.sleep(2)
-    live = {}
-    for value in consume(
-        settings, kafka_bootstrap, settings.topic_alerts, from_beginning=True, timeout=5
-    ):
-        record = orjson.loads(value)
-        live[record["event_id"]] = record
-
-    from models import MentionClassifier
-
-    out = io.BytesIO()
-    run_backtest(stream, settings, BrandCatalog.load(CATALOG), MentionClassifier.load(), out)
-    offline = {r["event_id"]: r for r in map(orjson.loads, out.getvalue().splitlines())}
+    wait_until_detected(second_worker, settings, stream)
+    live = live_alerts(settings, kafka_bootstrap)
+    offline = backtest_alerts(stream, settings)
     assert offline
     assert live == offline
