@@ -88,6 +88,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             settings.web_port,
         )
         worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+        worker.spinner = None  # a terminal spinner only garbles logs
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
