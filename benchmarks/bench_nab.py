@@ -5,7 +5,8 @@
 Scores the five Twitter_volume_* files of NAB with NAB's standard profile (see _nab_scoring.py).
 The emberwatch detector runs with its live defaults (volume-only, one bucket per 5-minute row),
 nothing tuned per file, and is scored on its own alert decisions (the ``alert`` column of
-``emberwatch series``: a row where an alert opens or escalates at warning or above). Its
+``emberwatch series``: the row where a surge first becomes a warning+ alert, see
+``pipeline.series``). Its
 ``anomaly_score`` is a sustained risk level, not a per-row spike score, so NAB's per-row threshold
 sweep does not apply to it; the windowedGaussian baseline is scored, as in NAB, at its best single
 corpus threshold.

@@ -2,9 +2,16 @@
 
 The series is fed to the same detector core as live traffic, one row per bucket (the bucket is the
 series interval, e.g. 5 minutes in NAB's files), with ``volume_only`` set because counts carry no
-sentiment. Every other threshold keeps its live default. ``anomaly_score`` is the crisis-risk score
-/ 100 of the row's bucket, computed from that row and the rows before it only; ``alert`` is 1 where
-the detector opens an alert or escalates it at warning or above.
+sentiment. ``anomaly_score`` is the crisis-risk score / 100 of the row's bucket, computed from that
+row and the rows before it only.
+
+``alert`` is 1 on the row where a surge first becomes alarming: where an alert episode first reaches
+warning or above (opened at warning+, or escalated from watch; a later escalation to critical is the
+same surge). A warning+ episode that begins within ``SERIES_REFRACTORY_SECONDS`` after the previous
+warning+ episode resolved continues that surge and raises no new alert. Without sentiment, volume is
+the only evidence, so it is judged against the series' usual daily peak more strictly than live
+traffic: the volume driver is zero at the usual daily peak and full at twice it
+(``SERIES_NOVELTY_MARGIN_LOG2``). Every other threshold keeps its live default.
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ from pipeline.core.detector import BrandDetector, DetectorConfig
 from pipeline.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+#: Volume-only mode: volume counts fully only this far (log2) above the usual daily peak.
+SERIES_NOVELTY_MARGIN_LOG2 = 1.0
+#: Volume-only mode: a warning+ episode this soon after the previous one resolved is the same surge.
+SERIES_REFRACTORY_SECONDS = 6 * 3600
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M")
 
@@ -49,7 +61,8 @@ def parse_time(text: str) -> float:
 
 
 def series_config(interval_seconds: int, base: DetectorConfig | None = None) -> DetectorConfig:
-    """The live defaults, with one bucket per row and no sentiment."""
+    """``base`` (default: the live defaults) with one bucket per row, no sentiment, and volume
+    judged against at least twice the usual daily peak."""
     cfg = base or DetectorConfig()
     return dataclasses.replace(
         cfg,
@@ -59,6 +72,7 @@ def series_config(interval_seconds: int, base: DetectorConfig | None = None) -> 
         mid_window_seconds=max(cfg.mid_window_seconds, interval_seconds),
         long_window_seconds=max(cfg.long_window_seconds, interval_seconds),
         volume_only=True,
+        novelty_margin_log2=max(cfg.novelty_margin_log2, SERIES_NOVELTY_MARGIN_LOG2),
     )
 
 
@@ -80,15 +94,22 @@ def score_series(
     det = BrandDetector.new("series", cfg)
     scores: list[float] = []
     alerts: list[int] = []
+    warned: set[str] = set()  # episodes that reached warning+
+    last_end: float | None = None  # when the last warning+ episode resolved
     for t, v in zip(times, values, strict=True):
         det.observe_count(t, round(max(0.0, v)))
         end = math.floor(t / interval) * interval + interval
         events, closed = det.advance_scored(float(end))
         scores.append(round(closed[-1][1] / 100.0, 5) if closed else 0.0)
-        fire = any(
-            e.status in ("opened", "escalated") and e.severity in ("warning", "critical")
-            for e in events
-        )
+        fire = False
+        for e in events:
+            if e.status == "resolved":
+                if e.alert_id in warned:
+                    warned.discard(e.alert_id)
+                    last_end = end
+            elif e.severity in ("warning", "critical") and e.alert_id not in warned:
+                warned.add(e.alert_id)
+                fire = fire or last_end is None or end - last_end > SERIES_REFRACTORY_SECONDS
         alerts.append(1 if fire else 0)
     return scores, alerts
 

@@ -45,6 +45,19 @@ def test_spike_raises_an_alert_quiet_series_does_not() -> None:
     assert sum(quiet_alerts) == 0
 
 
+def test_one_surge_is_one_alert() -> None:
+    """Two bursts two hours apart are one surge: one alert row, at the first burst."""
+    first = T0 + 5 * 86400 + 12 * 3600
+    times, values = series(6)
+    for k, t in enumerate(times):
+        if first <= t < first + 1800 or first + 7200 <= t < first + 9000:
+            values[k] *= 12
+    _, alerts = score_series(times, values)
+    fired = [t for t, a in zip(times, alerts, strict=True) if a]
+    assert len(fired) == 1
+    assert first <= fired[0] <= first + 1800
+
+
 def test_scores_are_causal() -> None:
     times, values = series(3)
     full, _ = score_series(times, values)
