@@ -108,3 +108,32 @@ def test_live_detection_matches_the_backtest_driver() -> None:
             mentions, raw_partitions=4, detect_of={"acme": 0, "zeta": 1, "quiet": 0}, seed=seed
         )
         assert live == offline
+
+
+def test_no_watermark_until_every_raw_partition_has_reported() -> None:
+    live = LiveDetection(config_resolver(Settings(), BrandCatalog([])), source_partitions=3)
+    live.on_progress(0, 0, T0 + 600)
+    live.on_progress(0, 1, T0 + 300)
+    assert live.watermark(0) is None
+    live.on_progress(0, 2, T0 + 900)
+    assert live.watermark(0) == T0 + 300
+    live.on_progress(0, 1, T0 + 100)  # progress never goes back
+    assert live.watermark(0) == T0 + 300
+    assert live.watermark(1) is None  # each detect partition keeps its own view
+
+
+def test_forget_drops_the_revoked_partitions_only() -> None:
+    live = LiveDetection(config_resolver(Settings(), BrandCatalog([])), source_partitions=1)
+    mention = ScoredMention(
+        brand="acme", source="t", mention_id="1", ts=T0, text="x", label="neutral", p_negative=0.1
+    )
+    stored: dict[str, bytes] = {}
+    live.on_batch(0, "acme", [mention], stored.get)
+    other = ScoredMention(
+        brand="zeta", source="t", mention_id="1", ts=T0, text="x", label="neutral", p_negative=0.1
+    )
+    live.on_batch(1, "zeta", [other], stored.get)
+    live.on_progress(0, 0, T0 + 60)
+    live.forget({0})
+    assert set(live.cached()) == {"zeta"}
+    assert live.watermark(0) is None
