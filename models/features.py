@@ -12,6 +12,7 @@ Python generator per document) manage about 5,000/s with the same n-gram orders.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +49,44 @@ def _mix(h: np.ndarray, salt: int, bits: int) -> np.ndarray:
     return (h >> np.uint64(64 - bits)).astype(np.int64)
 
 
+N_LEXICON = 6  # polarity-lexicon columns appended after the hashed n-grams
+NEGATION_FACTOR = 0.74  # as VADER: a negated word keeps -0.74 of its valence
+
+
+def word_hash(word: str) -> int:
+    """The hash :class:`NgramHasher` gives a (space-free, normalised) word."""
+    h, power, p = 0, 1, int(_P)
+    for i, ch in enumerate(word):
+        h = (h + ord(ch) * power) & 0xFFFFFFFFFFFFFFFF
+        if i < 63:
+            power = (power * p) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def polarity_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted word hashes and valences of a polarity lexicon, negated forms included.
+
+    ``"vader"``: the VADER lexicon (Hutto & Gilbert 2014, MIT licence) read from the
+    ``vaderSentiment`` package at training time; the table is stored in the fitted hasher, so
+    prediction does not need the package. The normaliser writes ``not bad`` as
+    ``not bad not_bad``: ``not_<word>`` gets ``-(1 + 0.74) * valence`` so the pair sums to VADER's
+    ``-0.74 * valence``. The emoticon/emoji signal tokens ``xpos``/``xneg`` count +-2.
+    """
+    if name != "vader":
+        msg = f"unknown polarity lexicon {name!r}"
+        raise ValueError(msg)
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # training-time only
+
+    table: dict[int, float] = {word_hash("xpos"): 2.0, word_hash("xneg"): -2.0}
+    for word, valence in SentimentIntensityAnalyzer().lexicon.items():
+        if re.fullmatch(r"[a-z][a-z']*", word):
+            table[word_hash(word)] = float(valence)
+            table[word_hash(f"not_{word}")] = -(1.0 + NEGATION_FACTOR) * float(valence)
+    keys = np.array(sorted(table), dtype=np.uint64)
+    values = np.array([table[int(k)] for k in keys], dtype=np.float32)
+    return keys, values
+
+
 class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Hashed character n-grams and word n-grams of normalised texts, as a CSR matrix.
 
@@ -65,15 +104,23 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         word_orders: tuple[int, ...] = (1, 2),
         word_weight: float = 1.0,
         use_idf: bool = False,
+        polarity_lexicon: str | None = None,
+        lexicon_weight: float = 1.0,
     ) -> None:
         self.n_bits = n_bits
         self.char_orders = char_orders
         self.word_orders = word_orders
         self.word_weight = word_weight
         self.use_idf = use_idf
+        self.polarity_lexicon = polarity_lexicon
+        self.lexicon_weight = lexicon_weight
 
     def fit(self, X: Sequence[str], y: Any = None) -> NgramHasher:
-        self.n_features_out_ = 1 << self.n_bits
+        self.lex_keys_: np.ndarray | None = None
+        self.lex_values_: np.ndarray | None = None
+        if self.polarity_lexicon is not None:
+            self.lex_keys_, self.lex_values_ = polarity_table(self.polarity_lexicon)
+        self.n_features_out_ = (1 << self.n_bits) + (0 if self.lex_keys_ is None else N_LEXICON)
         self.idf_: np.ndarray | None = None
         if self.use_idf:
             counts = self.transform(X)
@@ -87,6 +134,7 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         texts = list(X)
         n_docs = len(texts)
         n_cols = 1 << self.n_bits
+        lex_keys = getattr(self, "lex_keys_", None)
         if n_docs == 0:
             return sp.csr_matrix((0, n_cols), dtype=np.float32)
         joined = "\n".join(texts)
@@ -98,20 +146,28 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         cols_parts: list[np.ndarray] = []
         vals_parts: list[np.ndarray] = []
 
-        for n in self.char_orders:
+        # rolling polynomial hash: order n extends order n - 1 by one character (one multiply-add
+        # per order instead of n - 1); ``room`` = characters before the end of the text, so an
+        # n-gram starting at i stays inside its text iff room[i] >= n.
+        nl_pos = np.flatnonzero(is_nl)
+        next_nl = np.append(nl_pos, length)[np.searchsorted(nl_pos, np.arange(length))]
+        room = next_nl - np.arange(length)
+        h = cps
+        for n in range(1, max(self.char_orders, default=0) + 1):
             m = length - n + 1
             if m <= 0:
+                break
+            if n > 1:
+                h = h[:m] * _P + cps[n - 1 : n - 1 + m]
+            if n not in self.char_orders:
                 continue
-            h = cps[:m].copy()
-            for k in range(1, n):
-                h = h * _P + cps[k : k + m]
-            valid = (nl_cum[n - 1 : n - 1 + m] == nl_cum[:m]) & ~is_nl[:m]
-            idx = np.flatnonzero(valid)
+            idx = np.flatnonzero(room[:m] >= n)
             rows_parts.append(nl_cum[idx])
             cols_parts.append(_mix(h[idx], n, self.n_bits))
             vals_parts.append(np.ones(len(idx), dtype=np.float32))
 
-        if self.word_orders:
+        lexicon: np.ndarray | None = None
+        if self.word_orders or lex_keys is not None:
             is_word = ~(is_nl | (cps == 32))
             prev = np.concatenate(([False], is_word[:-1]))
             starts = np.flatnonzero(is_word & ~prev)
@@ -124,6 +180,8 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 seg = np.flatnonzero(np.concatenate(([True], wid[1:] != wid[:-1])))
                 wh = np.add.reduceat(vals, seg)
                 wrow = nl_cum[starts]
+                if lex_keys is not None:
+                    lexicon = self._lexicon_features(wh, wrow, n_docs)
                 w = np.float32(self.word_weight)
                 if 1 in self.word_orders:
                     rows_parts.append(wrow)
@@ -163,7 +221,38 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         nz = sq > 0
         scale[nz] = 1.0 / np.sqrt(sq[nz])
         data *= np.repeat(scale, counts)
-        return sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_cols), copy=False)
+        X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_cols), copy=False)
+        if lex_keys is None:
+            return X
+        if lexicon is None:
+            lexicon = self._lexicon_features(np.zeros(0, np.uint64), np.zeros(0, np.int64), n_docs)
+        extra = sp.csr_matrix(lexicon * np.float32(self.lexicon_weight))
+        return sp.hstack([X, extra], format="csr", dtype=np.float32)
+
+    def _lexicon_features(self, wh: np.ndarray, wrow: np.ndarray, n_docs: int) -> np.ndarray:
+        """Per text: summed positive / negative valence, a squashed total, capped hit counts."""
+        keys, values = self.lex_keys_, self.lex_values_
+        assert keys is not None and values is not None  # noqa: S101 - fitted with a lexicon
+        pos = np.minimum(np.searchsorted(keys, wh), len(keys) - 1)
+        hit = keys[pos] == wh
+        v = values[pos[hit]].astype(np.float64)
+        rows = wrow[hit]
+        plus = np.bincount(rows, weights=np.maximum(v, 0.0), minlength=n_docs)
+        minus = np.bincount(rows, weights=np.minimum(v, 0.0), minlength=n_docs)
+        n_plus = np.bincount(rows, weights=(v > 0).astype(np.float64), minlength=n_docs)
+        n_minus = np.bincount(rows, weights=(v < 0).astype(np.float64), minlength=n_docs)
+        total = plus + minus
+        out = np.column_stack(
+            [
+                plus / 4.0,
+                minus / 4.0,
+                total / np.sqrt(total * total + 15.0),  # VADER's compound normalisation
+                np.minimum(n_plus, 4.0) / 4.0,
+                np.minimum(n_minus, 4.0) / 4.0,
+                (n_plus + n_minus == 0).astype(np.float64),
+            ]
+        )
+        return out.astype(np.float32)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -196,6 +285,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_iter: int = 300,
         tune_bias: bool = True,
         random_state: int = 0,
+        balance_groups: bool = False,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -203,10 +293,14 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_iter = max_iter
         self.tune_bias = tune_bias
         self.random_state = random_state
+        self.balance_groups = balance_groups
 
-    def _lr(self) -> LogisticRegression:
+    def _lr(self, weighted: bool = False) -> LogisticRegression:
         return LogisticRegression(
-            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, tol=1e-3
+            C=self.C,
+            class_weight=None if weighted else self.class_weight,
+            max_iter=self.max_iter,
+            tol=1e-3,
         )
 
     def fit(
@@ -215,7 +309,11 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         y_arr = np.asarray(y)
         X = X.tocsr()
         X.sum_duplicates()
-        self.lr_ = self._lr().fit(X, y_arr)
+        sw = None
+        if self.balance_groups and groups is not None:
+            sw = group_balanced_weights(y_arr, np.asarray(groups))
+        weighted = sw is not None
+        self.lr_ = self._lr(weighted).fit(X, y_arr, sample_weight=sw)
         self.classes_ = self.lr_.classes_
         self._neg = int(np.flatnonzero(self.classes_ == "negative")[0])
         if groups is not None and len(set(groups)) >= 3:
@@ -231,7 +329,9 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 g_arr[te] = f"fold{k}"
         oof = np.zeros((len(y_arr), len(self.classes_)))
         for tr, te in folds:
-            oof[te] = self._lr().fit(X[tr], y_arr[tr]).decision_function(X[te])
+            fold_sw = None if sw is None else sw[tr]
+            lr = self._lr(weighted).fit(X[tr], y_arr[tr], sample_weight=fold_sw)
+            oof[te] = lr.decision_function(X[te])
         y_idx = np.searchsorted(self.classes_, y_arr)
         group_masks = {str(g): g_arr == g for g in sorted(set(g_arr.tolist()))}
         self.bias_ = np.zeros(len(self.classes_))
@@ -287,6 +387,24 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: sp.csr_matrix) -> np.ndarray:
         return self.labels_from_scores(self.decision_function(X))
+
+
+def group_balanced_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Sample weights giving every group (source corpus) the same total weight and, inside a
+    group, every class the same weight (``class_weight="balanced"`` per corpus); mean 1.
+
+    Without it the largest and most skewed corpus (airline complaints: 48% of the English texts,
+    63% negative) sets the decision boundary for every domain.
+    """
+    w = np.zeros(len(y))
+    group_names = np.unique(groups)
+    for g in group_names:
+        in_g = groups == g
+        labels = np.unique(y[in_g])
+        for lab in labels:
+            cell = in_g & (y == lab)
+            w[cell] = len(y) / (len(group_names) * len(labels) * cell.sum())
+    return w
 
 
 def _class_f1(y: np.ndarray, p: np.ndarray, c: int) -> float:
