@@ -158,6 +158,10 @@ class DetectorConfig:
     """Fewer mentions of a category in the mid window never drive the category driver."""
     category_excess_full: float = 0.2
     """Excess category share (vs the usual share) at which the category driver is full."""
+    category_min_excess: float = 5.0
+    """A category's count surge is full only with this many mentions above its expectation."""
+    category_floor_mentions: float = 0.2
+    """Floor of a category's expected mentions per mid window (a category never seen before)."""
     category_weights: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_WEIGHTS)
     )

@@ -123,20 +123,39 @@ def reach_signal(mid: WindowSums, cfg: DetectorConfig) -> float:
 
 
 def category_signal(
-    mid: WindowSums, usual: dict[str, float], cfg: DetectorConfig
-) -> tuple[float, str | None]:
-    best, which = 0.0, None
-    if mid.n <= 0:
-        return best, which
-    for cat in sorted(mid.cats):
-        k = mid.cats[cat]
+    mid: WindowView, usual: dict[str, float], cfg: DetectorConfig
+) -> tuple[float, float, str | None]:
+    """Strongest excess of a crisis category in the mid window, times its severity weight.
+
+    Returns (signal, surge, category): ``signal`` is the larger of the share route (category
+    share above its usual share) and the count route; ``surge`` is the count route alone:
+    category mentions against their own baseline (the usual share of the expected or observed
+    mentions, whichever is more; usually near zero), a negative-binomial count surprise with at
+    least ``category_min_excess`` mentions above expected for full strength. Unless the surge is
+    positive-led, ``score`` takes a severe category's surge as negativity evidence even when the
+    mentions read neutral (news-style reports of a breach, a recall, an offensive ad).
+    """
+    best, surge, which = 0.0, 0.0, None
+    sums = mid.sums
+    if sums.n <= 0:
+        return best, surge, which
+    for cat in sorted(sums.cats):
+        k = sums.cats[cat]
         if k < cfg.category_min_mentions:
             continue
-        excess = k / mid.n - usual.get(cat, 0.0)
-        d = cfg.category_weight(cat) * min(1.0, max(0.0, excess / cfg.category_excess_full))
+        u = usual.get(cat, 0.0)
+        weight = cfg.category_weight(cat)
+        share = min(1.0, max(0.0, (k / sums.n - u) / cfg.category_excess_full))
+        # the category's usual share of the mentions there are (a launch lifts every category)
+        mu = max(max(mid.expected, sums.scored_n) * u, cfg.category_floor_mentions)
+        count = _ramp(nb_surprise(k, mu, mid.alpha), cfg) * min(
+            1.0, max(0.0, (k - mu) / cfg.category_min_excess)
+        )
+        d = weight * max(share, count)
         if d > best:
             best, which = d, cat
-    return best, which
+        surge = max(surge, weight * count)
+    return best, surge, which
 
 
 def spread_factor(mid: WindowSums, cfg: DetectorConfig) -> float:
@@ -166,7 +185,9 @@ def score(
         d_neg = negativity_signal(views, cfg)
     d_acc = novelty[0] * acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
     d_reach = reach_signal(mid.sums, cfg)
-    d_cat, _ = category_signal(mid.sums, usual_cats, cfg)
+    d_cat, d_surge, _ = category_signal(mid, usual_cats, cfg)
+    if not cfg.volume_only and not positive_led(mid, cfg):
+        d_neg = max(d_neg, d_surge)
     spread = spread_factor(mid.sums, cfg)
     drivers = {
         "volume": spread * cfg.weight_volume * d_vol,

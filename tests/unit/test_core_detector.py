@@ -194,6 +194,36 @@ def test_positive_spike_raises_at_most_a_watch() -> None:
     assert all(e.severity == "watch" for e in events)
 
 
+def test_surge_of_a_severe_category_warns_even_when_it_reads_neutral() -> None:
+    """News-style reports of a breach (neutral text) at a brand that is already mostly negative:
+    the data_breach mentions against their own near-zero baseline are the evidence."""
+    base = stream(13, days=2.5, neg_share=0.7)
+    at = T0 + 2 * DAY + 12 * 3600
+    rng = random.Random(14)
+    reports = [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"breach-{k}",
+            ts=at + 60.0 * k + rng.random() * 60.0,
+            text="acme confirms customer records exposed",
+            label="neutral",
+            p_negative=0.3,
+            categories={"data_breach": 0.9},
+            author_id=f"r{k}",
+            followers=5000,
+        )
+        for k in range(40)
+    ]
+    events = run(sorted(base + reports, key=lambda m: (m.ts, m.mention_id)))
+    severe = [e for e in events if e.severity in ("warning", "critical")]
+    assert severe
+    first = datetime.fromisoformat(severe[0].event_time).timestamp()
+    assert at < first <= at + 20 * 60
+    assert severe[0].evidence["categories"].get("data_breach", 0) >= 5
+    assert not [e for e in run(base) if e.severity != "watch"]
+
+
 def test_cold_start_never_warns() -> None:
     # a brand seen for the first time, straight into heavy and very negative traffic
     hot = stream(5, days=0.8, rate_per_min=3.0, neg_share=0.3, spike_at=T0 + 6 * 3600)
