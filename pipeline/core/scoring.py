@@ -147,7 +147,7 @@ def category_signal(
         weight = cfg.category_weight(cat)
         share = min(1.0, max(0.0, (k / sums.n - u) / cfg.category_excess_full))
         # the category's usual share of the mentions there are (a launch lifts every category)
-        mu = max(max(mid.expected, sums.scored_n) * u, cfg.category_floor_mentions)
+        mu = max(max(mid.expected, sums.n) * u, cfg.category_floor_mentions)
         count = _ramp(nb_surprise(k, mu, mid.alpha), cfg) * min(
             1.0, max(0.0, (k - mu) / cfg.category_min_excess)
         )
