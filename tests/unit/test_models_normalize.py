@@ -84,3 +84,21 @@ def test_detect_language(text: str, lang: str) -> None:
 def test_detect_languages_batch_matches_single() -> None:
     texts = ["hello there", "שלום לכולם", "مرحبا بكم", "", "🙂"]
     assert detect_languages(texts) == [detect_language(t) for t in texts]
+
+
+def test_mixed_batch_normalises_each_text_as_alone() -> None:
+    # Hebrew/Arabic folding runs only on lines that need it; emoji use one ranged pattern
+    texts = [
+        "it’s \u200fgreat ❤️ 👎",
+        "שָׁלוֹם לא טוב",
+        "مُمْتاز جداً",
+        "  tabs\tand   spaces ",
+        "'not bad' said he",
+        "",
+    ]
+    assert normalize_batch(texts) == [normalize(t) for t in texts]
+    first = normalize(texts[0])
+    assert "it's" in first and "\u200f" not in first and "\ufe0f" not in first
+    assert "❤ xpos" in first and "👎 xneg" in first
+    assert "not_bad" in normalize(texts[4])
+    assert normalize(texts[3]) == " tabs and spaces "

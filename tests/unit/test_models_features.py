@@ -1,0 +1,59 @@
+"""Feature extraction and training helpers of the classifier pipelines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.features import (
+    N_LEXICON,
+    NgramHasher,
+    group_balanced_weights,
+    polarity_table,
+    word_hash,
+)
+from models.normalize import normalize_batch
+
+
+def test_polarity_features_follow_the_lexicon_and_negation() -> None:
+    texts = normalize_batch(["good movie", "not good", "awful service", "the table", "great :)"])
+    hasher = NgramHasher(n_bits=10, polarity_lexicon="vader").fit(texts)
+    X = hasher.transform(texts)
+    assert X.shape == (5, (1 << 10) + N_LEXICON)
+    lex = X[:, 1 << 10 :].toarray()
+    plus, minus, total, no_hit = lex[:, 0], lex[:, 1], lex[:, 2], lex[:, 5]
+    assert total[0] > 0 and minus[0] == 0
+    assert total[1] < 0  # "not good" -> -0.74 x valence of "good"
+    assert total[2] < 0 and plus[2] == 0
+    assert no_hit[3] == 1 and total[3] == 0
+    assert total[4] > total[0]  # emoticon signal adds to the word
+
+
+def test_word_hash_matches_the_vectorised_hash() -> None:
+    keys, values = polarity_table("vader")
+    assert np.all(np.diff(keys.astype(np.float64)) >= 0)
+    assert len(keys) == len(values)
+    pos = np.searchsorted(keys, np.uint64(word_hash("good")))
+    assert keys[pos] == word_hash("good") and values[pos] > 0
+
+
+def test_unknown_lexicon_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown polarity lexicon"):
+        polarity_table("nope")
+
+
+def test_without_lexicon_the_width_is_the_hash_space() -> None:
+    texts = normalize_batch(["good movie", ""])
+    X = NgramHasher(n_bits=8).fit(texts).transform(texts)
+    assert X.shape == (2, 256)
+
+
+def test_group_balanced_weights_equalise_corpora_and_classes() -> None:
+    y = np.array(["negative"] * 6 + ["positive"] * 2 + ["negative", "neutral"])
+    g = np.array(["big"] * 8 + ["small"] * 2)
+    w = group_balanced_weights(y, g)
+    assert w.mean() == pytest.approx(1.0)
+    assert w[g == "big"].sum() == pytest.approx(w[g == "small"].sum())
+    big_neg = w[(g == "big") & (y == "negative")].sum()
+    big_pos = w[(g == "big") & (y == "positive")].sum()
+    assert big_neg == pytest.approx(big_pos)
