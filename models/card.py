@@ -83,24 +83,23 @@ curated lexicons in `models/lexicons/{en,he,ar}.json`."""
 
 # Measured with benchmarks/bench_classifier.py; update when the model or the code changes.
 PERFORMANCE_NUMBERS = """\
-Held-out dev sets, same split for all three (benchmark run 2026-11-26, load average ~5 from
-other jobs on the 2 cores):
+Held-out dev sets, same split for all three (benchmark run 2026-11-26):
 
-| model | en macro-F1 / neg-F1 | he macro-F1 / neg-F1 | ar macro-F1 / neg-F1 | texts/s |
-|---|---|---|---|---|
-| emberwatch (this artifact) | 0.572 / 0.557 | 0.694 / 0.767 | 0.536 / 0.478 | 14,458 |
-| previous artifact (8afb071) | 0.546 / 0.472 | 0.694 / 0.767 | 0.536 / 0.478 | 12,246 |
-| TF-IDF char_wb 2-5 + word 1-2, LR | 0.531 / 0.507 | 0.682 / 0.782 | 0.537 / 0.475 | 7,589 |
-| VADER (compound ±0.05), en only | 0.595 / 0.599 | — | — | 23,026 |
+| model | en macro-F1 / neg-F1 | he macro-F1 / neg-F1 | ar macro-F1 / neg-F1 |
+|---|---|---|---|
+| emberwatch (this artifact) | 0.586 / 0.567 | 0.694 / 0.767 | 0.536 / 0.478 |
+| previous artifact (77d76ce: no lexicon) | 0.546 / 0.472 | 0.694 / 0.767 | 0.536 / 0.478 |
+| TF-IDF char_wb 2-5 + word 1-2, LR | 0.531 / 0.507 | 0.682 / 0.782 | 0.537 / 0.475 |
+| VADER (compound ±0.05), en only | 0.595 / 0.599 | — | — |
 
 Throughput is batch prediction (4,096 texts per call) in one process on English tweets,
-including language detection, normalisation, lexicon and learned categories, measured while
-other jobs kept the load average near 5 on 2 cores (the previous artifact's 12,246 was measured
-at load ~2; normalisation alone went from ~6,500 to ~16,500 texts/s in a side-by-side run).
-Target >= 20,000/s: missed on this shared machine; n-gram hashing and CSR assembly are now the
-largest cost. Artifact on disk: 15.9 MiB (target <= 50 MB). Resident memory of a process after
-loading the model and classifying: ~205 MiB, of which the model adds ~73 MiB (target <= 300 MB).
-Load time ~1 s."""
+including language detection, normalisation, lexicon and learned categories. Best of 3 over
+20,480 tweets at load average ~1.6 on the 2 cores: 17,854 texts/s (the 77d76ce artifact with
+this code: 17,323; with its own code at load ~2: 12,246). The benchmark script under heavy
+load (~5): emberwatch 9,636, TF-IDF LR 5,356, VADER 13,279 texts/s. Target >= 20,000/s:
+missed; n-gram hashing and CSR assembly are now the largest cost. Artifact on disk: 15.1 MiB
+(target <= 50 MB). Resident memory of a process after loading the model and classifying:
+~205 MiB, of which the model adds ~74 MiB (target <= 300 MB). Load time ~1 s."""
 
 PERFORMANCE = """\
 Measured with `python benchmarks/bench_classifier.py` on the 2-core development machine (shared
@@ -134,18 +133,22 @@ def _targets(dev: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
-def _lexicon_lines(lexicon: dict[str, dict[str, Any]]) -> list[str]:
-    if not lexicon:
-        return []
-    langs = ", ".join(sorted(lexicon))
-    return [
-        f"Polarity-lexicon features ({langs}): six columns after the n-grams (summed positive",
-        "and negative valence, squashed total, capped hit counts, no-hit flag) from the VADER",
-        "lexicon (Hutto & Gilbert 2014, MIT licence, package `vaderSentiment` 3.3.2), negated",
-        "words at -0.74 x valence. The word table is stored inside the fitted hasher: the",
-        "package is needed for training only. English training corpora are weighted equally,",
-        "classes balanced within each corpus.",
-    ]
+def _lexicon_lines(per_language: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for lang, params in sorted(per_language.items()):
+        if "char_orders" in params:
+            lines.append(f"{lang}: character n-gram orders {params['char_orders']} instead.")
+        if params.get("polarity_lexicon") == "vader":
+            lines += [
+                f"{lang}: six polarity-lexicon columns after the n-grams (weight",
+                f"{params.get('lexicon_weight', 1.0)}: summed positive and negative valence,",
+                "squashed total, capped hit counts, no-hit flag) from the VADER lexicon (Hutto &",
+                "Gilbert 2014, MIT licence, package `vaderSentiment` 3.3.2), negated words at",
+                "-0.74 x valence. The word table is stored inside the fitted hasher: the package",
+                "is needed for training only. Training corpora weighted equally, classes balanced",
+                "within each corpus.",
+            ]
+    return lines
 
 
 def _row(name: str, m: dict[str, float]) -> str:
@@ -201,7 +204,7 @@ def render(manifest: dict[str, Any], performance: str) -> str:
         f"Features: hashed character n-grams of orders {h['char_orders']} and word n-grams",
         f"of orders {h['word_orders']} into 2**{h['n_bits']} columns, IDF-weighted for",
         f"{', '.join(h.get('idf_langs', [])) or 'no language'}, rows scaled to unit norm.",
-        *_lexicon_lines(h.get("lexicon", {})),
+        *_lexicon_lines(h.get("per_language", {})),
         "Normalisation: URLs/@handles to tokens, hashtags split (camelCase), elongations cut and",
         "flagged, emoji and",
         "emoticons to polarity tokens, negation scope marking (en/he/ar), Hebrew niqqud and final",
