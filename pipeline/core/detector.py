@@ -274,7 +274,10 @@ class BrandDetector:
         scores.append((start, result[0].score))
         state, transitions = step(self._life, self.brand, start, end, result[0].score, c)
         self._life = state
-        return [self._event(t, end, result) for t in transitions]
+        # The severity follows the score sustained over the confirmation buckets; report that one
+        # (the latest bucket's own score goes in the evidence).
+        sustained = min(state.recent) if state.recent else result[0].score
+        return [self._event(t, end, result, sustained) for t in transitions]
 
     def _views(self, end: int) -> tuple[WindowView, WindowView, WindowView, WindowView, HourModel]:
         c = self.config
@@ -341,6 +344,7 @@ class BrandDetector:
         t: Transition,
         end: int,
         result: tuple[Score, tuple[WindowView, ...], HourModel, list[float]],
+        sustained: float,
     ) -> AlertEvent:
         s, views, model, peaks = result
         c = self.config
@@ -370,6 +374,7 @@ class BrandDetector:
             "reach_weighted_negative_share": round(mid_sums.negw / mid_sums.w, 4)
             if mid_sums.w
             else None,
+            "latest_bucket_score": round(s.score, 2),
             "drivers": dict(s.drivers),
             "signals": dict(s.signals),
             "spread_factor": round(s.spread_factor, 4),
@@ -388,7 +393,7 @@ class BrandDetector:
             severity=t.severity,
             status=t.status,
             event_time=rfc3339(end),
-            score=round(s.score, 2),
+            score=round(s.score if t.status == "resolved" else sustained, 2),
             evidence=evidence,
             opened_at=rfc3339(t.opened_at),
             seq=t.seq,
