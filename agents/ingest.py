@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pipeline.processing import RawMessage, encode_classified
+from pipeline.processing import RawMessage, encode_classified_chunks
 from pipeline.records import SourceCoordinates, dead_letter
 
 if TYPE_CHECKING:
@@ -103,10 +103,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 )
                 metrics.dead_lettered.labels(reason=dead.reason).inc()
             for brand, mentions in result.by_brand.items():
-                await ctx.classified_topic.send(
-                    key=brand.encode(),
-                    value=encode_classified(brand, mentions, result.first_arrival),
-                )
+                for chunk in encode_classified_chunks(brand, mentions, result.first_arrival):
+                    await ctx.classified_topic.send(key=brand.encode(), value=chunk)
                 label = metrics.brand_label(brand)
                 for mention in mentions:
                     metrics.brand_mentions.labels(brand=label, label=mention.label).inc()

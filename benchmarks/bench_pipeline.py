@@ -62,7 +62,12 @@ def run_worker(
 ) -> tuple[float, dict[str, float]]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     port = pick_free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBERWATCH_")}
+    # Worker tuning knobs pass through (EMBERWATCH_INGEST_*); topics and ports are the bench's own.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("EMBERWATCH_") or k.startswith("EMBERWATCH_INGEST_")
+    }
     env.update(
         EMBERWATCH_BOOTSTRAP_SERVERS=bootstrap,
         EMBERWATCH_APP_ID=prefix,

@@ -93,6 +93,7 @@ def build_app(
         web_in_thread=True,  # /metrics and /ready answer even while a batch is classified
         broker_commit_interval=1.0,
         producer_linger=0.01,
+        producer_max_request_size=4 * 1024 * 1024,  # dead letters of the largest raw messages
         stream_wait_empty=False,
         table_cleanup_interval=3600.0,
         worker_redirect_stdouts=False,

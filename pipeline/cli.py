@@ -38,20 +38,27 @@ def _bootstrap(settings: Settings, stack: ExitStack) -> str:
     return stack.enter_context(embedded_broker(settings))
 
 
+DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
+
+
 def ensure_topics(settings: Settings, bootstrap: str) -> None:
     from pipeline.broker import create_topics
     from pipeline.tools import security_config
 
     create_topics(
         bootstrap,
-        [
-            settings.topic_raw,
-            settings.topic_dead_letter,
-            settings.topic_classified,
-            settings.topic_alerts,
-        ],
+        [settings.topic_raw, settings.topic_classified, settings.topic_alerts],
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
+        client_config=security_config(settings),
+    )
+    # A dead letter carries the original bytes (base64 and text): room for the largest raw message.
+    create_topics(
+        bootstrap,
+        [settings.topic_dead_letter],
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        configs={"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
         client_config=security_config(settings),
     )
 

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 CLASSIFIED_SCHEMA = "emberwatch.classified/v1"
 MAX_CLASSIFIED_TEXT = 1000  # characters of text carried to the detector for evidence
+MAX_CLASSIFIED_MESSAGE_BYTES = 512 * 1024  # well under Kafka's default 1 MB request/message size
 
 
 class PredictionLike(Protocol):
@@ -194,6 +195,23 @@ def encode_classified(
             "mentions": [_scored_to_wire(m) for m in mentions],
         }
     )
+
+
+def encode_classified_chunks(
+    brand: str,
+    mentions: Sequence[ScoredMention],
+    arrived_at: float | None,
+    max_bytes: int = MAX_CLASSIFIED_MESSAGE_BYTES,
+) -> list[bytes]:
+    """``encode_classified`` split into messages of at most ``max_bytes`` each (when one mention
+    alone is larger, it travels alone), so a big batch never exceeds the producer's request size."""
+    encoded = encode_classified(brand, mentions, arrived_at)
+    if len(encoded) <= max_bytes or len(mentions) <= 1:
+        return [encoded]
+    half = len(mentions) // 2
+    return encode_classified_chunks(
+        brand, mentions[:half], arrived_at, max_bytes
+    ) + encode_classified_chunks(brand, mentions[half:], arrived_at, max_bytes)
 
 
 def decode_classified(raw: bytes) -> tuple[str, float | None, list[ScoredMention]]:

@@ -224,3 +224,34 @@ def test_a_restarted_worker_resumes_from_the_changelog(
     offline = backtest_alerts(stream, settings)
     assert offline
     assert live == offline
+
+
+def test_a_message_near_the_broker_limit_is_dead_lettered_whole(
+    kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
+):
+    """Just over the default 1,000,000-byte limit: its dead letter (base64, ~1.4 MB) still fits,
+    and the worker goes on with the next message."""
+    env = fresh_env(kafka_bootstrap)
+    settings = settings_for(env)
+    big = orjson.dumps(
+        {"id": "big", "source": "t", "created_at": "2026-05-01T10:00:00Z", "text": "z" * 1_000_100}
+    )
+    after = orjson.dumps(
+        {"id": "n", "source": "t", "created_at": "2026-05-01T10:00:01Z", "text": "x", "brand": "b"}
+    )
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(big + b"\n" + after + b"\n")
+    worker = worker_factory(env)
+    replay(path, settings, kafka_bootstrap, speed=None)
+    worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= 2, 120, "ingest")
+    dead = [
+        orjson.loads(v)
+        for v in consume(
+            settings, kafka_bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
+        )
+    ]
+    assert [d["reason"] for d in dead] == ["message_too_large"]
+    assert base64.b64decode(dead[0]["original_b64"]) == big
+    worker.wait_for(
+        lambda: worker.total("emberwatch_mentions_classified_total") >= 1, 60, "the next message"
+    )

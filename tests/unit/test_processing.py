@@ -4,7 +4,13 @@ import orjson
 from fakes import KeywordClassifier
 
 from pipeline.catalog import BrandCatalog
-from pipeline.processing import Ingestor, RawMessage, decode_classified, encode_classified
+from pipeline.processing import (
+    Ingestor,
+    RawMessage,
+    decode_classified,
+    encode_classified,
+    encode_classified_chunks,
+)
 from pipeline.records import SourceCoordinates
 
 CATALOG = BrandCatalog.from_mapping(
@@ -60,4 +66,13 @@ def test_classified_wire_round_trip() -> None:
     mentions = result.by_brand["acme"]
     brand, arrived, decoded = decode_classified(encode_classified("acme", mentions, 12.5))
     assert (brand, arrived) == ("acme", 12.5)
+    assert decoded == mentions
+
+
+def test_large_micro_batches_are_split_under_the_size_limit() -> None:
+    messages = [RawMessage(line(i, "Acme is bad " + "x" * 400)) for i in range(60)]
+    mentions = make().process(messages).by_brand["acme"]
+    chunks = encode_classified_chunks("acme", mentions, 1.0, max_bytes=5_000)
+    assert len(chunks) > 1 and all(len(c) <= 5_000 for c in chunks)
+    decoded = [m for c in chunks for m in decode_classified(c)[2]]
     assert decoded == mentions
