@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from pipeline.catalog import BrandCatalog  # noqa: E402
 from pipeline.processing import Ingestor, RawMessage, encode_classified  # noqa: E402
 from pipeline.samples import CATALOG, demo_mentions  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.tools import replay  # noqa: E402
+from pipeline.tools import replay, scrape_metrics  # noqa: E402
 
 
 def make_stream(path: Path, n: int) -> int:
@@ -44,17 +43,6 @@ def make_stream(path: Path, n: int) -> int:
             break
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
     return len(rows)
-
-
-def scrape(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local worker
-        text = response.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
 
 
 def run_worker(
@@ -90,7 +78,7 @@ def run_worker(
             if proc.poll() is not None:
                 raise SystemExit(f"worker died, see {log.name}")
             try:
-                metrics = scrape(url)
+                metrics = scrape_metrics(url)
             except OSError:
                 time.sleep(0.2)
                 continue
@@ -103,7 +91,7 @@ def run_worker(
                 last = -1.0
                 while True:
                     time.sleep(0.5)
-                    metrics = scrape(url)
+                    metrics = scrape_metrics(url)
                     count = metrics.get("emberwatch_arrival_to_detect_seconds_count", 0)
                     if count == last:
                         break

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from pipeline.broker import LocalBroker, embedded_broker, pick_free_port
 from pipeline.records import format_time
 from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_stream
 from pipeline.settings import Settings
-from pipeline.tools import format_alert, replay
+from pipeline.tools import format_alert, metric_total, replay, scrape_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -35,21 +33,6 @@ _BAD_LINES = (
     b"this line is not JSON",
     b'{"id": "bad-3", "source": "forum", "created_at": "yesterday", "text": "Nimbus Air"}',
 )
-_METRIC = re.compile(rb"^(emberwatch_[a-z_]+_total)(\{[^}]*\})? ([0-9.e+]+)$", re.MULTILINE)
-
-
-def _scrape(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own localhost worker
-        body = response.read()
-    totals: dict[str, float] = {}
-    for name, labels, value in _METRIC.findall(body):
-        key = name.decode() + (labels.decode() if labels else "")
-        totals[key] = float(value)
-    return totals
-
-
-def _total(metrics: dict[str, float], name: str) -> float:
-    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
 
 
 def _wait_http(url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
@@ -59,7 +42,7 @@ def _wait_http(url: str, worker: subprocess.Popen[bytes], timeout: float) -> Non
             msg = f"the worker exited with code {worker.returncode}; see its log"
             raise RuntimeError(msg)
         try:
-            _scrape(url)
+            scrape_metrics(url)
         except OSError:
             time.sleep(0.5)
             continue
@@ -146,7 +129,7 @@ def run_demo(base: Settings, *, keep_running: bool = False) -> int:
         )
         sent = replay(stream, settings, bootstrap, speed=None).sent
         alerts = _follow(settings, bootstrap, metrics_url, sent, worker)
-        metrics = _scrape(metrics_url)
+        metrics = scrape_metrics(metrics_url)
         elapsed = time.monotonic() - started
         _summary(metrics, alerts, sent, elapsed)
         if keep_running:
@@ -185,7 +168,9 @@ def _follow(
                     print(format_alert(alert), flush=True)
                     quiet_since = time.monotonic()
             try:
-                ingested = _total(_scrape(metrics_url), "emberwatch_mentions_ingested_total")
+                ingested = metric_total(
+                    scrape_metrics(metrics_url), "emberwatch_mentions_ingested_total"
+                )
             except OSError:  # a busy worker may answer late: ask again next round
                 continue
             if ingested >= sent and time.monotonic() - quiet_since > 8:
@@ -218,9 +203,9 @@ def _summary(
     print("== summary ==")
     print(
         f"sent {sent}; worker ingested "
-        f"{_total(metrics, 'emberwatch_mentions_ingested_total'):.0f}, "
-        f"classified {_total(metrics, 'emberwatch_mentions_classified_total'):.0f}, "
-        f"unmatched {_total(metrics, 'emberwatch_mentions_unmatched_total'):.0f}, "
+        f"{metric_total(metrics, 'emberwatch_mentions_ingested_total'):.0f}, "
+        f"classified {metric_total(metrics, 'emberwatch_mentions_classified_total'):.0f}, "
+        f"unmatched {metric_total(metrics, 'emberwatch_mentions_unmatched_total'):.0f}, "
         f"dead-lettered {sum(dead.values())} {dead}"
     )
     print(f"alert events: {len(alerts)} {dict(sorted(kinds.items()))}")

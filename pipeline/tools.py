@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,23 @@ def topic_partition_count(settings: Settings, bootstrap: str, topic: str) -> int
         msg = f"topic {topic!r} does not exist on {bootstrap}"
         raise ConfigError(msg)
     return len(partitions)
+
+
+def scrape_metrics(url: str, timeout: float = 5.0) -> dict[str, float]:
+    """A Prometheus text page as ``{"name{labels}": value}`` (comments skipped)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a worker's URL
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def metric_total(values: dict[str, float], name: str) -> float:
+    """Sum of a metric over all its label sets."""
+    return sum(v for k, v in values.items() if k == name or k.startswith(name + "{"))
 
 
 def _event_time(line: bytes) -> float | None:

@@ -24,6 +24,7 @@ import pytest
 from pipeline.broker import LocalBroker, create_topics, pick_free_port
 from pipeline.errors import BrokerError
 from pipeline.settings import Settings
+from pipeline.tools import metric_total, scrape_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 BOOTSTRAP_ENV = "EMBERWATCH_TEST_BOOTSTRAP"
@@ -108,17 +109,10 @@ class Worker:
     log: Path
 
     def scrape(self) -> dict[str, float]:
-        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
-            text = response.read().decode()
-        values: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
-        return values
+        return scrape_metrics(self.metrics_url)
 
     def total(self, name: str) -> float:
-        return sum(v for k, v in self.scrape().items() if k == name or k.startswith(name + "{"))
+        return metric_total(self.scrape(), name)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
