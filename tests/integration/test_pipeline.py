@@ -63,6 +63,13 @@ def live_alerts(settings, bootstrap: str) -> dict[str, dict]:
     return {record["event_id"]: record for record in map(orjson.loads, values)}
 
 
+def dead_letters(settings, bootstrap: str) -> list[dict]:
+    values = consume(
+        settings, bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
+    )
+    return [orjson.loads(v) for v in values]
+
+
 def backtest_alerts(stream: Path, settings) -> dict[str, dict]:
     from models import MentionClassifier
 
@@ -157,12 +164,7 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
     replay(path, settings, kafka_bootstrap, speed=None)
     worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= 12, 120, "ingest")
 
-    dead = [
-        orjson.loads(v)
-        for v in consume(
-            settings, kafka_bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
-        )
-    ]
+    dead = dead_letters(settings, kafka_bootstrap)
     by_original = {base64.b64decode(d["original_b64"]): d for d in dead}
     assert set(by_original) == set(bad)
     for original, reason in bad.items():
@@ -244,12 +246,7 @@ def test_a_message_near_the_broker_limit_is_dead_lettered_whole(
     worker = worker_factory(env)
     replay(path, settings, kafka_bootstrap, speed=None)
     worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= 2, 120, "ingest")
-    dead = [
-        orjson.loads(v)
-        for v in consume(
-            settings, kafka_bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
-        )
-    ]
+    dead = dead_letters(settings, kafka_bootstrap)
     assert [d["reason"] for d in dead] == ["message_too_large"]
     assert base64.b64decode(dead[0]["original_b64"]) == big
     worker.wait_for(
