@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,23 @@ class MentionClassifier:
             self._sentiment, self._categories, self._matcher.extended(extra), self.manifest
         )
 
+    def term_scorer(
+        self, extra: Mapping[str, Sequence[str]]
+    ) -> Callable[[Sequence[str]], list[dict[str, float]]]:
+        """A function scoring texts with the curated lexicon plus ``extra`` (category -> terms).
+
+        For a brand's catalog ``lexicon``: the pipeline classifies every mention once with the
+        shared model, then scores that brand's mentions with this function and keeps the larger
+        score per category, which is what :meth:`with_extra_terms` would give. Unknown categories
+        raise ``ValueError`` here, when the catalog is loaded, not per mention.
+        """
+        matcher = self._matcher.extended(extra)
+
+        def score(texts: Sequence[str]) -> list[dict[str, float]]:
+            return _thresholded(matcher.scores(normalize_batch(list(texts))))
+
+        return score
+
     # --- prediction --------------------------------------------------------------------------
     def predict(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
@@ -200,12 +217,7 @@ class MentionClassifier:
             if model_lang == "en" and self._categories is not None:
                 learned = self._learned_categories(X)
                 cat_scores[idx] = np.maximum(cat_scores[idx], learned)
-        cats: list[dict[str, float]] = [{} for _ in range(n)]
-        rows, cols = np.nonzero(cat_scores >= CATEGORY_THRESHOLD)
-        for i, j, score in zip(
-            rows.tolist(), cols.tolist(), np.round(cat_scores[rows, cols], 4).tolist(), strict=True
-        ):
-            cats[i][CATEGORIES[j]] = score
+        cats = _thresholded(cat_scores)
         return [
             Prediction(str(label), neg, lang, cat)
             for label, neg, lang, cat in zip(
@@ -222,3 +234,14 @@ class MentionClassifier:
             if cat in CATEGORIES:
                 scores[:, CATEGORIES.index(cat)] = proba[:, j]
         return scores
+
+
+def _thresholded(cat_scores: np.ndarray) -> list[dict[str, float]]:
+    """Per row, the categories scoring at least ``CATEGORY_THRESHOLD`` (rounded to 4 places)."""
+    cats: list[dict[str, float]] = [{} for _ in range(cat_scores.shape[0])]
+    rows, cols = np.nonzero(cat_scores >= CATEGORY_THRESHOLD)
+    for i, j, score in zip(
+        rows.tolist(), cols.tolist(), np.round(cat_scores[rows, cols], 4).tolist(), strict=True
+    ):
+        cats[i][CATEGORIES[j]] = score
+    return cats

@@ -8,7 +8,7 @@ writes it to files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,7 +16,7 @@ import orjson
 
 from pipeline.catalog import BrandCatalog
 from pipeline.core.types import ScoredMention
-from pipeline.errors import RecordError
+from pipeline.errors import ConfigError, RecordError
 from pipeline.records import Mention, SourceCoordinates, decode_mention
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,10 @@ class ClassifierLike(Protocol):
     def predict(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> Sequence[PredictionLike]: ...
+
+    def term_scorer(
+        self, extra: Mapping[str, Sequence[str]]
+    ) -> Callable[[Sequence[str]], list[dict[str, float]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,16 @@ class Ingestor:
         self.classifier = classifier
         self.max_message_bytes = max_message_bytes
         self.max_text_chars = max_text_chars
+        # A brand's own category terms (catalog ``lexicon``) are scored only on its mentions.
+        self._brand_terms: dict[str, Callable[[Sequence[str]], list[dict[str, float]]]] = {}
+        for brand in catalog.brands.values():
+            if not brand.lexicon:
+                continue
+            try:
+                self._brand_terms[brand.id] = classifier.term_scorer(brand.lexicon)
+            except ValueError as exc:
+                msg = f"catalog brand {brand.id!r}: lexicon: {exc}"
+                raise ConfigError(msg) from exc
 
     def brands_for(self, mention: Mention) -> list[str]:
         if mention.brand is not None:
@@ -123,9 +137,13 @@ class Ingestor:
         predictions = self.classifier.predict(
             [m.text for m, _ in matched], [m.lang for m, _ in matched]
         )
-        for (mention, brands), prediction in zip(matched, predictions, strict=True):
+        brand_categories = self._brand_categories(matched)
+        for i, ((mention, brands), prediction) in enumerate(zip(matched, predictions, strict=True)):
             result.classified += 1
             for brand in brands:
+                categories = dict(prediction.categories)
+                for category, score in brand_categories.get((brand, i), {}).items():
+                    categories[category] = max(score, categories.get(category, 0.0))
                 result.by_brand.setdefault(brand, []).append(
                     ScoredMention(
                         brand=brand,
@@ -136,9 +154,7 @@ class Ingestor:
                         label=prediction.label,
                         p_negative=round(float(prediction.negative), 4),
                         lang=prediction.lang,
-                        categories={
-                            k: round(float(v), 3) for k, v in prediction.categories.items()
-                        },
+                        categories={k: round(float(v), 3) for k, v in categories.items()},
                         author_id=mention.author.id,
                         followers=mention.author.followers,
                         verified=mention.author.verified,
@@ -149,6 +165,21 @@ class Ingestor:
                     )
                 )
         return result
+
+    def _brand_categories(
+        self, matched: Sequence[tuple[Mention, list[str]]]
+    ) -> dict[tuple[str, int], dict[str, float]]:
+        """(brand, index in ``matched``) -> category scores from that brand's own terms."""
+        out: dict[tuple[str, int], dict[str, float]] = {}
+        for brand, score in self._brand_terms.items():
+            rows = [i for i, (_, brands) in enumerate(matched) if brand in brands]
+            if not rows:
+                continue
+            scores = score([matched[i][0].text for i in rows])
+            for i, cats in zip(rows, scores, strict=True):
+                if cats:
+                    out[(brand, i)] = cats
+        return out
 
 
 # --- the classified-mentions wire format (internal topic, one message per brand per batch) ------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 NEGATIVE_WORDS = (
@@ -45,3 +45,23 @@ class KeywordClassifier:
             else KeywordPrediction("neutral", 0.1, "en")
             for text in texts
         ]
+
+    def term_scorer(
+        self, extra: Mapping[str, Sequence[str]]
+    ) -> Callable[[Sequence[str]], list[dict[str, float]]]:
+        """Substring matching of ``extra`` terms, 0.75 per hit category."""
+        unknown = set(extra) - KNOWN_CATEGORIES
+        if unknown:
+            msg = f"unknown crisis categories: {sorted(unknown)}"
+            raise ValueError(msg)
+
+        def score(texts: Sequence[str]) -> list[dict[str, float]]:
+            return [
+                {c: 0.75 for c, terms in extra.items() if any(t in text.lower() for t in terms)}
+                for text in texts
+            ]
+
+        return score
+
+
+KNOWN_CATEGORIES = frozenset({"data_breach", "service_outage", "customer_service", "billing"})

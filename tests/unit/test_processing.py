@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from fakes import KeywordClassifier
 
 from pipeline.catalog import BrandCatalog
+from pipeline.errors import ConfigError
 from pipeline.processing import (
     Ingestor,
     RawMessage,
@@ -76,3 +78,38 @@ def test_large_micro_batches_are_split_under_the_size_limit() -> None:
     assert len(chunks) > 1 and all(len(c) <= 5_000 for c in chunks)
     decoded = [m for c in chunks for m in decode_classified(c)[2]]
     assert decoded == mentions
+
+
+def test_brand_lexicon_adds_categories_for_that_brand_only() -> None:
+    catalog = BrandCatalog.from_mapping(
+        {
+            "brands": [
+                {"id": "acme", "name": "Acme", "lexicon": {"service_outage": ["app down"]}},
+                {"id": "zeta", "name": "Zeta"},
+            ]
+        }
+    )
+    ingestor = Ingestor(catalog, KeywordClassifier(), max_message_bytes=10_000, max_text_chars=500)
+    result = ingestor.process(
+        [
+            RawMessage(line(1, "Acme and Zeta: app down again")),
+            RawMessage(line(2, "Acme breach, app down")),
+            RawMessage(line(3, "Acme is fine")),
+        ]
+    )
+    acme = {m.mention_id: m.categories for m in result.by_brand["acme"]}
+    zeta = {m.mention_id: m.categories for m in result.by_brand["zeta"]}
+    assert acme == {
+        "1": {"service_outage": 0.75},
+        "2": {"data_breach": 0.8, "service_outage": 0.75},  # the model's categories are kept
+        "3": {},
+    }
+    assert zeta == {"1": {}}  # the same mention, seen for a brand without those terms
+
+
+def test_brand_lexicon_with_unknown_category_is_a_config_error() -> None:
+    catalog = BrandCatalog.from_mapping(
+        {"brands": [{"id": "acme", "name": "Acme", "lexicon": {"weather": ["rain"]}}]}
+    )
+    with pytest.raises(ConfigError, match=r"acme.*weather"):
+        Ingestor(catalog, KeywordClassifier(), max_message_bytes=10_000, max_text_chars=500)
