@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline.delivery import Output, deliver
 from pipeline.errors import RecordError
 from pipeline.processing import decode_classified
 from pipeline.records import SourceCoordinates, dead_letter
@@ -32,14 +33,26 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         value = table.get(brand.encode())
         return None if value is None else bytes(value)
 
+    def on_retry(n: int, _error: BaseException) -> None:
+        metrics.delivery_retries.inc(n)
+
     async def publish(outcome: BatchOutcome) -> None:
+        # Alerts first, confirmed by the broker, then the state that remembers them: a crash in
+        # between re-emits the same alert records (deterministic ids), never loses one.
+        await deliver(
+            [
+                Output(
+                    ctx.alerts_topic,
+                    orjson.dumps(alert.to_dict(), option=orjson.OPT_SORT_KEYS),
+                    alert.brand.encode(),
+                )
+                for alert in outcome.alerts
+            ],
+            on_retry=on_retry,
+        )
         for brand in sorted(outcome.dirty):
             table[brand.encode()] = detection.state(brand)
         for alert in outcome.alerts:
-            record = alert.to_dict()
-            await ctx.alerts_topic.send(
-                key=alert.brand.encode(), value=orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-            )
             label = metrics.brand_label(alert.brand)
             metrics.alerts.labels(brand=label, severity=alert.severity, status=alert.status).inc()
             metrics.risk_score.labels(brand=label).set(alert.score)
@@ -79,15 +92,14 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                     exc,
                 )
                 raw = event.value if isinstance(event.value, bytes) else b""
-                await ctx.dead_letter_topic.send(
-                    value=dead_letter(
-                        raw,
-                        "invalid_json",
-                        str(exc),
-                        SourceCoordinates(message.topic, partition, message.offset),
-                        time.time(),
-                    )
+                letter = dead_letter(
+                    raw,
+                    "invalid_json",
+                    str(exc),
+                    SourceCoordinates(message.topic, partition, message.offset),
+                    time.time(),
                 )
+                await deliver([Output(ctx.dead_letter_topic, letter)], on_retry=on_retry)
                 metrics.dead_lettered.labels(reason="invalid_json").inc()
                 continue
             outcome = detection.on_batch(partition, brand, mentions, load)

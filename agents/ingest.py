@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline.delivery import Output, deliver
 from pipeline.processing import RawMessage, encode_classified_chunks
 from pipeline.records import SourceCoordinates, dead_letter
 
@@ -35,13 +36,18 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     last_seen: dict[int, float] = {}
     started_at = time.monotonic()
 
-    async def send_progress(part: int, newest: float, *, idle: bool = False) -> None:
+    def on_retry(n: int, _error: BaseException) -> None:
+        metrics.delivery_retries.inc(n)
+
+    def progress(part: int, newest: float, *, idle: bool = False) -> list[Output]:
         if newest <= progress_sent.get(part, float("-inf")):
-            return
+            return []
         progress_sent[part] = newest
         body = orjson.dumps({"source_partition": part, "ts": newest, "idle": idle})
-        for target in range(partitions):
-            await ctx.classified_topic.send(key=WATERMARK_KEY, value=body, partition=target)
+        return [
+            Output(ctx.classified_topic, body, WATERMARK_KEY, target)
+            for target in range(partitions)
+        ]
 
     @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
     async def idle_partitions() -> None:
@@ -55,7 +61,12 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             if tp.topic != settings.topic_raw:
                 continue
             if now - last_seen.get(tp.partition, started_at) >= settings.idle_partition_seconds:
-                await send_progress(tp.partition, newest, idle=True)
+                # nothing is acked on these: at shutdown they may simply be dropped
+                await deliver(
+                    progress(tp.partition, newest, idle=True),
+                    on_retry=on_retry,
+                    on_cancel=lambda _n: None,
+                )
 
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -83,35 +94,50 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             except Exception:
                 # A bug, not bad data: keep the worker alive and the input inspectable.
                 logger.exception("ingest batch failed; dead-lettering its %d messages", len(batch))
-                for message in batch:
-                    await ctx.dead_letter_topic.send(
-                        value=dead_letter(
-                            message.value,
-                            "internal_error",
-                            "ingest failed",
-                            message.coords,
-                            time.time(),
+                await deliver(
+                    [
+                        Output(
+                            ctx.dead_letter_topic,
+                            dead_letter(
+                                message.value,
+                                "internal_error",
+                                "ingest failed",
+                                message.coords,
+                                time.time(),
+                            ),
                         )
-                    )
+                        for message in batch
+                    ],
+                    on_retry=on_retry,
+                )
                 metrics.ingested.inc(len(batch))
                 metrics.dead_lettered.labels(reason="internal_error").inc(len(batch))
                 continue
             now = time.time()
-            for dead in result.dead:
-                await ctx.dead_letter_topic.send(
-                    value=dead_letter(dead.raw, dead.reason, dead.error, dead.coords, now)
+            outputs = [
+                Output(
+                    ctx.dead_letter_topic,
+                    dead_letter(dead.raw, dead.reason, dead.error, dead.coords, now),
                 )
+                for dead in result.dead
+            ]
+            for brand, mentions in result.by_brand.items():
+                outputs.extend(
+                    Output(ctx.classified_topic, chunk, brand.encode())
+                    for chunk in encode_classified_chunks(brand, mentions, result.first_arrival)
+                )
+            for part, newest in sorted(result.progress.items()):
+                outputs.extend(progress(part, newest))
+            # Confirmed before take_events acks the batch (at-least-once, see pipeline.delivery).
+            await deliver(outputs, on_retry=on_retry)
+            for dead in result.dead:
                 metrics.dead_lettered.labels(reason=dead.reason).inc()
             for brand, mentions in result.by_brand.items():
-                for chunk in encode_classified_chunks(brand, mentions, result.first_arrival):
-                    await ctx.classified_topic.send(key=brand.encode(), value=chunk)
                 label = metrics.brand_label(brand)
                 for mention in mentions:
                     metrics.brand_mentions.labels(brand=label, label=mention.label).inc()
             for event in events:
                 last_seen[event.message.partition] = time.monotonic()
-            for part, newest in sorted(result.progress.items()):
-                await send_progress(part, newest)
             metrics.ingested.inc(len(batch))
             metrics.classified.inc(result.classified)
             metrics.unmatched.inc(result.unmatched)

@@ -115,6 +115,12 @@ class Metrics:
             registry=r,
             buckets=_LATENCY_BUCKETS,
         )
+        self.delivery_retries = Counter(
+            "delivery_retries",
+            "Outputs sent again because the broker did not acknowledge them.",
+            namespace=ns,
+            registry=r,
+        )
         self.watermark_seconds = Gauge(
             "detector_watermark_seconds",
             "Event-time watermark of the detector (Unix seconds).",

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.backtest import run_backtest
+from pipeline.broker import pick_free_port
 from pipeline.catalog import BrandCatalog
 from pipeline.records import format_time, parse_timestamp
 from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_stream
@@ -252,3 +253,76 @@ def test_a_message_near_the_broker_limit_is_dead_lettered_whole(
     worker.wait_for(
         lambda: worker.total("emberwatch_mentions_classified_total") >= 1, 60, "the next message"
     )
+
+
+def test_undelivered_outputs_are_never_acked(
+    kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
+):
+    """The classified topic refuses every message (max.message.bytes too small): the worker sends
+    again and again and, told to stop, exits without committing its input. Once the topic is
+    fixed, a new worker of the same group reads the same mentions again: none was lost."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from pipeline.broker import create_topics
+
+    env = fresh_env(kafka_bootstrap)
+    settings = settings_for(env)
+    create_topics(
+        kafka_bootstrap,
+        [settings.topic_classified],
+        partitions=settings.topic_partitions,
+        configs={"max.message.bytes": "64"},
+    )
+    n = 30
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "id": str(i),
+                    "source": "t",
+                    "created_at": f"2026-05-01T10:00:{i:02d}Z",
+                    "text": "the app is down again",
+                    "brand": "acme",
+                }
+            )
+            + b"\n"
+            for i in range(n)
+        )
+    )
+    worker = worker_factory(env)
+    replay(path, settings, kafka_bootstrap, speed=None)
+    worker.wait_for(
+        lambda: worker.total("emberwatch_delivery_retries_total") >= 1, 120, "a failed delivery"
+    )
+    # counted only once delivered
+    assert worker.total("emberwatch_mentions_classified_total") == 0
+    worker.stop()
+    assert worker.process.returncode == 75, worker.log_tail()
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    settings.topic_classified,
+                    configs={"max.message.bytes": "1048588"},
+                )
+            ]
+        )
+    finally:
+        admin.close()
+    again = worker_factory(dict(env, EMBERWATCH_WEB_PORT=str(pick_free_port())))
+    again.wait_for(
+        lambda: again.total("emberwatch_mentions_classified_total") >= n, 120, "the re-read"
+    )
+    assert again.total("emberwatch_delivery_retries_total") == 0
+    values = consume(
+        settings, kafka_bootstrap, settings.topic_classified, from_beginning=True, timeout=5
+    )
+    ids = set()
+    for value in values:
+        record = orjson.loads(value)
+        ids.update(m["i"] for m in record.get("mentions", []))
+    assert ids == {str(i) for i in range(n)}

@@ -1,0 +1,84 @@
+"""deliver(): outputs are confirmed by the broker before the step ends; failures are sent again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pipeline.delivery import Output, deliver
+
+
+class FlakyTopic:
+    """A topic whose first ``fail_first`` deliveries of a value fail (or whose send raises)."""
+
+    def __init__(self, fail_first: dict[bytes, int], *, refuse: bool = False) -> None:
+        self.fail_first = dict(fail_first)
+        self.refuse = refuse
+        self.attempts: list[bytes] = []
+        self.delivered: list[tuple[bytes | None, bytes, int | None]] = []
+
+    async def send(self, *, key: bytes | None, value: bytes, partition: int | None) -> Any:
+        self.attempts.append(value)
+        left = self.fail_first.get(value, 0)
+        if left and self.refuse:
+            self.fail_first[value] = left - 1
+            raise RuntimeError("buffer full")
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if left:
+            self.fail_first[value] = left - 1
+            fut.set_exception(ConnectionError("broker unreachable"))
+        else:
+            self.delivered.append((key, value, partition))
+            fut.set_result("ok")
+        return fut
+
+
+async def no_sleep(_seconds: float) -> None:
+    return None
+
+
+async def test_everything_delivered_first_time() -> None:
+    topic = FlakyTopic({})
+    outs = [Output(topic, b"a", b"k", 1), Output(topic, b"b")]
+    assert await deliver(outs, sleep=no_sleep) == 0
+    assert topic.delivered == [(b"k", b"a", 1), (None, b"b", None)]
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+async def test_failed_outputs_are_sent_again_in_order_with_growing_backoff(refuse: bool) -> None:
+    topic = FlakyTopic({b"b": 2, b"d": 1}, refuse=refuse)
+    waits: list[float] = []
+    retries: list[int] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    outs = [Output(topic, v) for v in (b"a", b"b", b"c", b"d")]
+    resends = await deliver(
+        outs,
+        sleep=record,
+        first_backoff=1.0,
+        max_backoff=1.5,
+        on_retry=lambda n, _exc: retries.append(n),
+    )
+    assert resends == 3
+    assert retries == [2, 1]
+    assert waits == [1.0, 1.5]
+    assert topic.attempts == [b"a", b"b", b"c", b"d", b"b", b"d", b"b"]
+    assert sorted(v for _, v, _ in topic.delivered) == [b"a", b"b", b"c", b"d"]
+
+
+async def test_stopping_with_undelivered_outputs_calls_on_cancel() -> None:
+    topic = FlakyTopic({b"a": 1000})
+    undelivered: list[int] = []
+    task = asyncio.ensure_future(
+        deliver([Output(topic, b"a"), Output(topic, b"b")], on_cancel=undelivered.append)
+    )
+    await asyncio.sleep(0.05)  # in its first backoff
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert undelivered == [1]
+    assert [v for _, v, _ in topic.delivered] == [b"b"]
