@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from pipeline.delivery import Output, deliver
 from pipeline.errors import RecordError
@@ -32,6 +34,19 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     def load(brand: str) -> bytes | None:
         value = table.get(brand.encode())
         return None if value is None else bytes(value)
+
+    def stored_brands(partition: int) -> Callable[[], list[str]]:
+        """Brands in the local table whose classified messages go to ``partition`` (the table is
+        co-partitioned with the classified topic, keyed by brand like its messages)."""
+        count = ctx.classified_partitions
+
+        def brands() -> list[str]:
+            keys = [bytes(key) for key in table.keys()]
+            return [
+                key.decode() for key in keys if (murmur2(key) & 0x7FFFFFFF) % count == partition
+            ]
+
+        return brands
 
     def on_retry(n: int, _error: BaseException) -> None:
         metrics.delivery_retries.inc(n)
@@ -71,6 +86,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         async for event in stream.events():
             message = event.message
             partition = message.partition
+            detection.prime(partition, stored_brands(partition), load)
             try:
                 if event.key == WATERMARK_KEY:
                     progress = orjson.loads(event.value)

@@ -27,7 +27,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
     settings = ctx.settings
     metrics = ctx.metrics
-    partitions = settings.topic_partitions
+    partitions = ctx.classified_partitions
 
     # Event-time progress of each raw partition goes to every detect partition: the detector's
     # watermark is the minimum over raw partitions (see pipeline.detection.LiveDetection).

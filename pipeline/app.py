@@ -42,6 +42,7 @@ class WorkerContext:
     alerts_topic: Any
     state_table: Any
     started_at: float
+    classified_partitions: int  # progress messages go to every one of them
 
 
 def load_catalog(settings: Settings) -> BrandCatalog:
@@ -71,8 +72,14 @@ def _credentials(settings: Settings) -> Any:
 
 
 def build_app(
-    settings: Settings, bootstrap: str, classifier: Any, raw_partitions: int
+    settings: Settings,
+    bootstrap: str,
+    classifier: Any,
+    raw_partitions: int,
+    classified_partitions: int | None = None,
 ) -> tuple[faust.App, WorkerContext]:
+    """The Faust app and what its agents share. ``raw_partitions`` and ``classified_partitions``
+    are the partition counts the topics really have (they may predate the settings)."""
     catalog = load_catalog(settings)
     datadir = Path(settings.state_dir) / "worker"
     datadir.mkdir(parents=True, exist_ok=True)
@@ -100,14 +107,16 @@ def build_app(
     )
     metrics = Metrics(catalog.ids())
 
-    def topic(name: str) -> Any:
+    classified_partitions = classified_partitions or settings.topic_partitions
+
+    def topic(name: str, partitions: int = settings.topic_partitions) -> Any:
         return app.topic(
             name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=settings.topic_partitions,
+            partitions=partitions,
         )
 
     ctx = WorkerContext(
@@ -123,16 +132,18 @@ def build_app(
         metrics=metrics,
         raw_topic=topic(settings.topic_raw),
         dead_letter_topic=topic(settings.topic_dead_letter),
-        classified_topic=topic(settings.topic_classified),
+        classified_topic=topic(settings.topic_classified, classified_partitions),
         alerts_topic=topic(settings.topic_alerts),
         state_table=app.Table(
             "detector-state",
             default=None,
             key_type=bytes,
             value_type=bytes,
-            partitions=settings.topic_partitions,
+            # co-partitioned with the classified topic (Faust requires it)
+            partitions=classified_partitions,
         ),
         started_at=time.time(),
+        classified_partitions=classified_partitions,
     )
 
     from agents import detect, ingest

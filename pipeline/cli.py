@@ -83,7 +83,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         ensure_topics(settings, bootstrap)
         classifier = _load_classifier(settings)
         raw_partitions = topic_partition_count(settings, bootstrap, settings.topic_raw)
-        app, ctx = build_app(settings, bootstrap, classifier, raw_partitions)
+        classified_partitions = topic_partition_count(
+            settings, bootstrap, settings.topic_classified
+        )
+        app, ctx = build_app(settings, bootstrap, classifier, raw_partitions, classified_partitions)
         logger.info(
             "worker %s on %s: %s -> %s, alerts on %s, metrics at http://%s:%d/metrics",
             settings.app_id,

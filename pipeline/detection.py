@@ -9,7 +9,7 @@ decides *when* to advance which brand, the same way ``detect_stream`` does offli
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.catalog import BrandCatalog
@@ -72,6 +72,7 @@ class LiveDetection:
         # partition cannot make the events of another raw partition late.
         self._sources: dict[int, dict[int, float]] = {}
         self._ticked: dict[int, int] = {}  # partition -> last bucket index all brands advanced to
+        self._primed: set[int] = set()
 
     def forget(self, partitions: set[int] | None = None) -> None:
         """Drop cached state (after a rebalance); the table stays the source of truth."""
@@ -80,6 +81,7 @@ class LiveDetection:
             self._partition_of.clear()
             self._sources.clear()
             self._ticked.clear()
+            self._primed.clear()
             return
         for brand, partition in list(self._partition_of.items()):
             if partition in partitions:
@@ -88,6 +90,25 @@ class LiveDetection:
         for partition in partitions:
             self._sources.pop(partition, None)
             self._ticked.pop(partition, None)
+            self._primed.discard(partition)
+
+    def prime(
+        self,
+        partition: int,
+        stored_brands: Callable[[], Iterable[str]],
+        load: Callable[[str], bytes | None],
+    ) -> None:
+        """Once per assignment of a partition: load every brand the table holds for it.
+
+        Without this, a brand that falls silent after a restart or a rebalance would not be
+        advanced by the partition's progress (only cached brands are) and an open alert would never
+        resolve. ``stored_brands`` is only called the first time.
+        """
+        if partition in self._primed:
+            return
+        self._primed.add(partition)
+        for brand in sorted(stored_brands()):
+            self.detector(brand, partition, load)
 
     def detector(
         self, brand: str, partition: int, load: Callable[[str], bytes | None]

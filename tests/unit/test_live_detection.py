@@ -137,3 +137,60 @@ def test_forget_drops_the_revoked_partitions_only() -> None:
     live.forget({0})
     assert set(live.cached()) == {"zeta"}
     assert live.watermark(0) is None
+
+
+def _feed(
+    live: LiveDetection, mentions: list[ScoredMention], tables: dict[str, bytes], alerts: list
+) -> None:
+    for i in range(0, len(mentions), 200):
+        batch = mentions[i : i + 200]
+        by_brand: dict[str, list[ScoredMention]] = defaultdict(list)
+        for m in batch:
+            by_brand[m.brand].append(m)
+        for brand, ms in sorted(by_brand.items()):
+            outcome = live.on_batch(0, brand, ms, tables.get)
+            alerts.extend(outcome.alerts)
+            for b in outcome.dirty:
+                tables[b] = live.state(b)
+        outcome = live.on_progress(0, 0, max(m.ts for m in batch))
+        alerts.extend(outcome.alerts)
+        for b in outcome.dirty:
+            tables[b] = live.state(b)
+
+
+def test_a_brand_silent_after_a_restart_still_resolves_once_primed() -> None:
+    """acme's crisis episode is open when the worker restarts, and acme falls silent: the new
+    worker must load acme from the table (prime) for the partition's progress to resolve it."""
+    crisis_end = T0 + (2 * 24 * 60 + 700) * 60
+    mentions = [m for m in stream() if m.brand != "acme" or m.ts < crisis_end]
+    cut = next(i for i, m in enumerate(mentions) if m.ts >= crisis_end + 5 * 60)
+    config_for = config_resolver(Settings(), BrandCatalog([]))
+
+    straight: list = []
+    _feed(LiveDetection(config_for, 1), mentions, {}, straight)
+    acme = [a.status for a in straight if a.brand == "acme"]
+    assert acme[0] == "opened" and acme[-1] == "resolved"
+
+    def restarted(prime: bool) -> list:
+        tables: dict[str, bytes] = {}
+        alerts: list = []
+        _feed(LiveDetection(config_for, 1), mentions[:cut], tables, alerts)
+        assert [a.status for a in alerts if a.brand == "acme"][-1] != "resolved"
+        again = LiveDetection(config_for, 1)
+        calls: list[int] = []
+
+        def stored() -> list[str]:
+            calls.append(1)
+            return list(tables)
+
+        if prime:
+            again.prime(0, stored, tables.get)
+            again.prime(0, stored, tables.get)  # once per assignment
+            assert calls == [1]
+            assert set(again.cached()) == {"acme", "zeta", "quiet"}
+        _feed(again, mentions[cut:], tables, alerts)
+        return alerts
+
+    assert restarted(prime=True) == straight
+    unprimed = [a.status for a in restarted(prime=False) if a.brand == "acme"]
+    assert unprimed[-1] != "resolved"  # what priming is for
