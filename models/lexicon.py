@@ -132,6 +132,14 @@ class CategoryMatcher:
                     self._index.setdefault(key, []).append((term_id, ci, weight))
                 term_id += 1
         self._keys = np.array(sorted(self._index), dtype=np.uint64)
+        # char offset (in a word) -> "a wildcard term of length offset + 1 exists", and the salt
+        # of its key (``_key`` with kind 100 + min(length, 64)); offsets past the longest: False
+        self._max_prefix = max(self._prefix_lengths, default=0)
+        self._prefix_at = np.zeros(self._max_prefix + 1, dtype=bool)
+        self._prefix_at[[n - 1 for n in self._prefix_lengths]] = True
+        kinds = 100 + np.minimum(np.arange(self._max_prefix + 1) + 1, 64)
+        with np.errstate(over="ignore"):
+            self._prefix_salt = kinds.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         self._bitmap = np.zeros(1 << 24, dtype=bool)
         self._bitmap[(self._keys >> np.uint64(40)).astype(np.int64)] = True
 
@@ -167,14 +175,17 @@ class CategoryMatcher:
                 rows.append(wrow[:m][same])
                 keys.append(_key(h[same], length))
             if self._prefix_lengths:
-                vals, seg, wid = batch.char_terms, batch.word_seg, batch.word_of_char
-                csum = np.cumsum(vals)
-                before = np.concatenate(([np.uint64(0)], csum))[seg][wid]
-                prefix_hash = csum - before  # hash of the word's first offset+1 chars
-                for n_chars in self._prefix_lengths:
-                    at = batch.char_offset == n_chars - 1
-                    rows.append(wrow[wid[at]])
-                    keys.append(_key(prefix_hash[at], 100 + min(n_chars, 64)))
+                # all wildcard lengths in one pass: the running hash of each word at the
+                # characters that end a prefix of a wildcard term's length
+                wid = batch.word_of_char
+                at = np.flatnonzero(
+                    self._prefix_at[np.minimum(batch.char_offset, self._max_prefix)]
+                )
+                csum = np.cumsum(batch.char_terms)
+                before = np.concatenate(([np.uint64(0)], csum))[batch.word_seg]
+                prefix_hash = csum[at] - before[wid[at]]  # hash of the word's first offset+1 chars
+                rows.append(wrow[wid[at]])
+                keys.append((prefix_hash ^ self._prefix_salt[batch.char_offset[at]]) * _Q)
         all_rows = np.concatenate(rows)
         all_keys = np.concatenate(keys)
         # bitmap prefilter (one gather per key), exact check only for the few candidates
