@@ -139,12 +139,19 @@ def _split_hashtag(match: re.Match[str]) -> str:
     return f" # {words} "
 
 
+# False for the ASCII characters that are not ``\w`` (any other code point might be)
+_MAYBE_WORD = np.ones(128, dtype=bool)
+_MAYBE_WORD[[c for c in range(128) if not re.fullmatch(r"\w", chr(c))]] = False
+
+
 def _mark_elongations(s: str) -> str:
-    """``_ELONG`` on the lines that hold a character three times in a row (few), found with numpy,
-    instead of a regex attempt at every word character of the batch. Matches never span lines,
-    so the result is the same."""
+    """``_ELONG`` on the lines that hold a word character three times in a row (few), found with
+    numpy, instead of a regex attempt at every word character of the batch. Matches never span
+    lines, so the result is the same."""
     cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
     triple = np.flatnonzero((cps[:-2] == cps[1:-1]) & (cps[1:-1] == cps[2:]))
+    head = cps[triple]
+    triple = triple[(head >= 128) | _MAYBE_WORD[np.minimum(head, 127)]]
     if len(triple) == 0:
         return s
     lines = s.split("\n")
