@@ -272,7 +272,8 @@ class MentionClassifier:
             if len(idx) == 0:
                 continue
             # one analysis of the texts serves the n-gram hasher and the category lexicons
-            batch = TextBatch([normalized[i] for i in idx])
+            group = normalized if len(idx) == n else [normalized[i] for i in idx.tolist()]
+            batch = TextBatch(group)
             z, learned = scorer.scores(batch)
             labels[idx] = scorer.clf.labels_from_scores(z)
             p_neg[idx] = scorer.clf.negative_from_scores(z)
