@@ -163,7 +163,7 @@ def main() -> None:
     notes = {"emberwatch": "(language detection + categories included)"}
     for name, value in tps.items():
         ratio = value / tps["tfidf LR"]
-        print(f"  {name:12} {value:>9,.0f}   {ratio:4.1f}x tfidf   {notes.get(name, '')}")
+        print(f"  {name:12} {value:>9,.0f}   {ratio:4.1f}x tfidf   {notes.get(name, '')}".rstrip())
     size = sum(p.stat().st_size for p in (args.model or DEFAULT_ARTIFACT_DIR).iterdir())
     print(
         f"model on disk: {size / 2**20:.1f} MiB; resident memory after load: "
