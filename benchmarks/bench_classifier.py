@@ -1,12 +1,14 @@
 """Classifier throughput and held-out accuracy, side by side with a plain TF-IDF LR and VADER.
 
-    python benchmarks/bench_classifier.py [--data-dir D] [--model M] [--n 40000]
+    python benchmarks/bench_classifier.py [--data-dir D] [--model M] [--n 40000] [--repeat 3]
 
 All three are scored on the same held-out dev sets (see models/train.py): English
 tweeteval-val + sentiment140-test (corpora none of them trained on), Hebrew OnlpLab dev, Arabic
 ASTD 20% hash split. The TF-IDF baseline (char_wb 2-5 + word 1-2, LogisticRegression) is trained
 here on the same training sets as the committed model. Throughput = texts/s of batch prediction
-in this one process, over English training tweets (typical tweet length), after a warm-up.
+in this one process, over English training tweets (typical tweet length), after a warm-up; the
+three take turns for ``--repeat`` rounds and the best round of each is printed with its ratio to
+the TF-IDF baseline (on a shared machine single passes vary by 2x).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--n", type=int, default=40_000, help="texts for the throughput runs")
     parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="interleaved throughput rounds (best is printed)"
+    )
     args = parser.parse_args()
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -87,7 +92,9 @@ def main() -> None:
         preds = clf.predict([e.text for e in ex], [lang] * len(ex))
         m = score_table([e.label for e in ex], [p.label for p in preds], n_boot=200)
         rows.append(("emberwatch", lang, m, None))
-    ours_tps = _throughput(clf.predict, bench_texts, args.batch)
+    runs: dict[str, tuple[Callable[[Sequence[str]], object], Sequence[str]]] = {
+        "emberwatch": (clf.predict, bench_texts)
+    }
 
     # plain TF-IDF
     tfidf_models = {}
@@ -103,10 +110,9 @@ def main() -> None:
                 None,
             )
         )
-    tfidf_tps = _throughput(tfidf_models["en"].predict, bench_texts[: args.n // 4], args.batch)
+    runs["tfidf LR"] = (tfidf_models["en"].predict, bench_texts[: args.n // 4])
 
     # VADER (English only)
-    vader_tps: float | None = None
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
     except ImportError:
@@ -130,7 +136,14 @@ def main() -> None:
                 None,
             )
         )
-        vader_tps = _throughput(vader_labels, bench_texts[: args.n // 8], args.batch)
+        runs["vader"] = (vader_labels, bench_texts[: args.n // 8])
+
+    # The machine is shared: the models take turns, round after round, and each keeps its best
+    # round, so a burst of load hits all of them rather than one.
+    tps = dict.fromkeys(runs, 0.0)
+    for _ in range(args.repeat):
+        for name, (fn, texts) in runs.items():
+            tps[name] = max(tps[name], _throughput(fn, texts, args.batch))
 
     print(f"{'model':28} {'lang':4} {'n':>5} {'macro-F1 [95% CI]':>22} {'neg-F1':>7} {'acc':>6}")
     for name, lang, m, _ in rows:
@@ -143,11 +156,14 @@ def main() -> None:
             f"{m['accuracy']:>6.3f}"
         )
     print()
-    print(f"throughput (texts/s, batch {args.batch}, 1 process, {os.cpu_count()} cpus):")
-    print(f"  emberwatch   {ours_tps:>9,.0f}   (language detection + categories included)")
-    print(f"  tfidf LR     {tfidf_tps:>9,.0f}")
-    if vader_tps is not None:
-        print(f"  vader        {vader_tps:>9,.0f}")
+    print(
+        f"throughput (texts/s, batch {args.batch}, 1 process, {os.cpu_count()} cpus, "
+        f"best of {args.repeat} interleaved rounds, load {os.getloadavg()[0]:.1f}):"
+    )
+    notes = {"emberwatch": "(language detection + categories included)"}
+    for name, value in tps.items():
+        ratio = value / tps["tfidf LR"]
+        print(f"  {name:12} {value:>9,.0f}   {ratio:4.1f}x tfidf   {notes.get(name, '')}".rstrip())
     size = sum(p.stat().st_size for p in (args.model or DEFAULT_ARTIFACT_DIR).iterdir())
     print(
         f"model on disk: {size / 2**20:.1f} MiB; resident memory after load: "

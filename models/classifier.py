@@ -8,6 +8,7 @@ unpickled; only load artifacts you trust (joblib files can run code).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -19,9 +20,11 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.utils.extmath import softmax
 
-from models.features import CalibratedLinear
+from models.features import CalibratedLinear, NgramHasher, TextBatch
 from models.lexicon import CATEGORIES, CategoryMatcher, load_lexicons
 from models.normalize import LANGS, detect_languages, normalize_batch
 from pipeline.errors import ModelError
@@ -82,6 +85,78 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def _same_hasher(a: Any, b: Any) -> bool:
+    """True if two fitted hashers turn the same texts into the same matrix."""
+    if type(a) is not type(b) or a.get_params() != b.get_params():
+        return False
+    for name in ("n_features_out_", "lex_keys_", "lex_values_", "idf_"):
+        x, y = getattr(a, name, None), getattr(b, name, None)
+        if x is None or y is None:
+            if x is not y:
+                return False
+        elif not np.array_equal(x, y):
+            return False
+    return True
+
+
+class _LanguageScorer:
+    """Sentiment scores, and for English the learned category scores, of one language's texts.
+
+    When the category model shares the sentiment model's hasher (as trained), the class weights
+    of both are stacked into one C-contiguous matrix and one sparse-dense product (scipy's
+    ``csr_matvecs``) scores them together. That product sums every column over a row's entries in
+    the same order as the separate ``X @ coef_.T`` products, so the scores are bit-identical to
+    ``CalibratedLinear.decision_function`` and ``LogisticRegression.predict_proba``; anything that
+    does not fit (another hasher, a binary or non-linear category model, mixed weight dtypes)
+    takes the plain scikit-learn calls.
+    """
+
+    def __init__(self, sentiment: Pipeline, categories: Pipeline | None) -> None:
+        self.hasher: NgramHasher = sentiment.named_steps["hash"]
+        self.clf: CalibratedLinear = sentiment.named_steps["clf"]
+        coef = self.clf.lr_.coef_
+        self._n_classes = coef.shape[0]
+        self._offset = self.clf.lr_.intercept_ + self.clf.bias_
+        self._categories = categories
+        self._cat_columns: list[tuple[int, int]] = []
+        self._cat_intercept: np.ndarray | None = None
+        self._cat_hasher: NgramHasher | None = None
+        weights = coef
+        if categories is not None:
+            cat_clf = categories.named_steps["clf"]
+            self._cat_columns = [
+                (j, CATEGORIES.index(c)) for j, c in enumerate(cat_clf.classes_) if c in CATEGORIES
+            ]
+            cat_hasher = categories.named_steps["hash"]
+            self._cat_hasher = None if _same_hasher(cat_hasher, self.hasher) else cat_hasher
+            if (
+                self._cat_hasher is None
+                and isinstance(cat_clf, LogisticRegression)
+                and len(cat_clf.classes_) > 2
+                and cat_clf.coef_.dtype == coef.dtype
+            ):
+                weights = np.vstack([coef, cat_clf.coef_])
+                self._cat_intercept = cat_clf.intercept_
+        self._weights = np.ascontiguousarray(weights.T)
+
+    def scores(self, batch: TextBatch) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sentiment decision scores (with the tuned bias) and learned category scores."""
+        X = self.hasher.transform_batch(batch)
+        S = X @ self._weights
+        z: np.ndarray = S[:, : self._n_classes] + self._offset
+        if self._categories is None:
+            return z, None
+        if self._cat_intercept is not None:
+            proba = softmax(S[:, self._n_classes :] + self._cat_intercept, copy=False)
+        else:
+            X_cat = X if self._cat_hasher is None else self._cat_hasher.transform_batch(batch)
+            proba = self._categories.named_steps["clf"].predict_proba(X_cat)
+        learned = np.zeros((batch.n_docs, len(CATEGORIES)))
+        for j, col in self._cat_columns:
+            learned[:, col] = proba[:, j]
+        return z, learned
+
+
 class MentionClassifier:
     """Batched mention classifier; build it with :meth:`load`."""
 
@@ -100,6 +175,10 @@ class MentionClassifier:
         self._categories = categories
         self._matcher = matcher
         self.manifest: dict[str, Any] = dict(manifest or {})
+        self._scorers = {
+            lang: _LanguageScorer(pipe, categories if lang == "en" else None)
+            for lang, pipe in self._sentiment.items()
+        }
 
     # --- loading -----------------------------------------------------------------------------
     @classmethod
@@ -143,9 +222,9 @@ class MentionClassifier:
         Terms use the lexicon syntax (``term``, ``term~`` weak, ``prefix*``). Unknown categories
         raise ``ValueError``.
         """
-        return MentionClassifier(
-            self._sentiment, self._categories, self._matcher.extended(extra), self.manifest
-        )
+        clone = copy.copy(self)  # shares the fitted models and their stacked weights
+        clone._matcher = self._matcher.extended(extra)
+        return clone
 
     def term_scorer(
         self, extra: Mapping[str, Sequence[str]]
@@ -200,23 +279,23 @@ class MentionClassifier:
         normalized = normalize_batch(texts)
         labels = np.empty(n, dtype=object)
         p_neg = np.zeros(n)
-        cat_scores = self._matcher.scores(normalized)
+        cat_scores = np.zeros((n, len(CATEGORIES)))
         lang_arr = np.asarray(langs)
-        for model_lang, pipe in self._sentiment.items():
+        for model_lang, scorer in self._scorers.items():
             if model_lang == "en":
                 idx = np.flatnonzero((lang_arr == "en") | (lang_arr == "other"))
             else:
                 idx = np.flatnonzero(lang_arr == model_lang)
             if len(idx) == 0:
                 continue
-            X = pipe.named_steps["hash"].transform([normalized[i] for i in idx])
-            clf: CalibratedLinear = pipe.named_steps["clf"]
-            z = clf.decision_function(X)
-            labels[idx] = clf.labels_from_scores(z)
-            p_neg[idx] = clf.negative_from_scores(z)
-            if model_lang == "en" and self._categories is not None:
-                learned = self._learned_categories(X)
-                cat_scores[idx] = np.maximum(cat_scores[idx], learned)
+            # one analysis of the texts serves the n-gram hasher and the category lexicons
+            group = normalized if len(idx) == n else [normalized[i] for i in idx.tolist()]
+            batch = TextBatch(group)
+            z, learned = scorer.scores(batch)
+            labels[idx] = scorer.clf.labels_from_scores(z)
+            p_neg[idx] = scorer.clf.negative_from_scores(z)
+            lexical = self._matcher.scores_batch(batch)
+            cat_scores[idx] = lexical if learned is None else np.maximum(lexical, learned)
         cats = _thresholded(cat_scores)
         return [
             Prediction(str(label), neg, lang, cat)
@@ -224,16 +303,6 @@ class MentionClassifier:
                 labels.tolist(), p_neg.tolist(), langs, cats, strict=True
             )
         ]
-
-    def _learned_categories(self, X: Any) -> np.ndarray:
-        assert self._categories is not None  # noqa: S101 - checked by the caller
-        clf = self._categories.named_steps["clf"]
-        proba = np.asarray(clf.predict_proba(X))
-        scores = np.zeros((X.shape[0], len(CATEGORIES)))
-        for j, cat in enumerate(clf.classes_):
-            if cat in CATEGORIES:
-                scores[:, CATEGORIES.index(cat)] = proba[:, j]
-        return scores
 
 
 def _thresholded(cat_scores: np.ndarray) -> list[dict[str, float]]:

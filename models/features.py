@@ -44,9 +44,12 @@ class Normalizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 
 def _mix(h: np.ndarray, salt: int, bits: int) -> np.ndarray:
-    """Multiplicative (Fibonacci) hashing of uint64 keys to ``bits`` bits."""
-    h = (h ^ np.uint64(salt * 0x5851F42D4C957F2D & 0xFFFFFFFFFFFFFFFF)) * _GOLDEN
-    return (h >> np.uint64(64 - bits)).astype(np.int64)
+    """Multiplicative (Fibonacci) hashing of uint64 keys to ``bits`` (<= 31) bits, as int32."""
+    out = np.bitwise_xor(h, np.uint64(salt * 0x5851F42D4C957F2D & 0xFFFFFFFFFFFFFFFF))
+    np.multiply(out, _GOLDEN, out=out)
+    np.right_shift(out, np.uint64(64 - bits), out=out)
+    codes: np.ndarray = out.astype(np.int32)
+    return codes
 
 
 N_LEXICON = 6  # polarity-lexicon columns appended after the hashed n-grams
@@ -85,6 +88,66 @@ def polarity_table(name: str) -> tuple[np.ndarray, np.ndarray]:
     keys = np.array(sorted(table), dtype=np.uint64)
     values = np.array([table[int(k)] for k in keys], dtype=np.float32)
     return keys, values
+
+
+def _inverse_norm(sq: np.ndarray) -> np.ndarray:
+    scale = np.zeros(len(sq), dtype=np.float32)
+    nz = sq > 0
+    scale[nz] = 1.0 / np.sqrt(sq[nz])
+    return scale
+
+
+class TextBatch:
+    """Code points, character n-gram hashes and word hashes of a batch of normalised texts.
+
+    The texts are joined with ``"\\n"`` and analysed with numpy array arithmetic, with no Python
+    loop per text or per n-gram. One batch serves every consumer of the same texts (the n-gram
+    hasher of a language and the category matcher) so words are hashed once.
+    """
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.n_docs = len(texts)
+        joined = "\n".join(texts)
+        self.cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        length = len(self.cps)
+        is_nl = self.cps == 10
+        nl_pos = np.flatnonzero(is_nl)
+        if len(nl_pos) != max(self.n_docs - 1, 0):
+            msg = "normalised texts must not contain newlines"
+            raise ValueError(msg)
+        self.text_starts = np.concatenate(([0], nl_pos + 1)).astype(np.int64)
+        self.text_ends = np.append(nl_pos, length).astype(np.int64)
+        self._char_hashes: list[np.ndarray] = [self.cps]
+        # words: maximal runs of characters other than space and newline
+        is_word = ~(is_nl | (self.cps == 32))
+        start_mask = is_word.copy()
+        start_mask[1:] &= ~is_word[:-1]
+        self.word_pos = np.flatnonzero(is_word)
+        is_first = start_mask[self.word_pos]
+        self.word_seg = np.flatnonzero(is_first)  # index in word_pos of each word's first char
+        self.word_of_char = np.cumsum(is_first) - 1  # word id of each entry of word_pos
+        starts = self.word_pos[self.word_seg]
+        self.char_offset = self.word_pos - starts[self.word_of_char]  # position inside the word
+        self.word_rows = np.searchsorted(nl_pos, starts)  # text of each word
+        # polynomial word hash: sum of code point * P**min(offset, 63) (mod 2**64)
+        self.char_terms = self.cps[self.word_pos] * _POWERS[np.minimum(self.char_offset, 63)]
+        if len(self.word_seg):
+            self.word_hashes = np.add.reduceat(self.char_terms, self.word_seg)
+        else:
+            self.word_hashes = np.zeros(0, dtype=np.uint64)
+        self.word_counts = np.bincount(self.word_rows, minlength=self.n_docs)
+        self.first_word = np.zeros(self.n_docs, dtype=np.int64)
+        np.cumsum(self.word_counts[:-1], out=self.first_word[1:])
+
+    def char_hash(self, n: int) -> np.ndarray:
+        """Rolling hash of the ``n`` characters starting at each position (order n extends
+        order n - 1 by one multiply-add); positions whose n-gram crosses a text end are garbage."""
+        cps = self.cps
+        while len(self._char_hashes) < n:
+            k = len(self._char_hashes) + 1
+            m = len(cps) - k + 1
+            self._char_hashes.append(self._char_hashes[-1][:m] * _P + cps[k - 1 : k - 1 + m])
+        return self._char_hashes[n - 1]
 
 
 class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -131,103 +194,112 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:
-        texts = list(X)
-        n_docs = len(texts)
+        return self.transform_batch(TextBatch(list(X)))
+
+    def transform_batch(self, batch: TextBatch) -> sp.csr_matrix:
+        """:meth:`transform` of an already analysed batch (shared with the category matcher)."""
+        n_docs = batch.n_docs
         n_cols = 1 << self.n_bits
         lex_keys = getattr(self, "lex_keys_", None)
+        n_out = n_cols + (0 if lex_keys is None else N_LEXICON)
         if n_docs == 0:
-            return sp.csr_matrix((0, n_cols), dtype=np.float32)
-        joined = "\n".join(texts)
-        cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        length = len(cps)
-        is_nl = cps == 10
-        nl_cum = np.cumsum(is_nl)
-        rows_parts: list[np.ndarray] = []
-        cols_parts: list[np.ndarray] = []
-        vals_parts: list[np.ndarray] = []
-
-        # rolling polynomial hash: order n extends order n - 1 by one character (one multiply-add
-        # per order instead of n - 1); ``room`` = characters before the end of the text, so an
-        # n-gram starting at i stays inside its text iff room[i] >= n.
-        nl_pos = np.flatnonzero(is_nl)
-        next_nl = np.append(nl_pos, length)[np.searchsorted(nl_pos, np.arange(length))]
-        room = next_nl - np.arange(length)
-        h = cps
-        for n in range(1, max(self.char_orders, default=0) + 1):
-            m = length - n + 1
+            return sp.csr_matrix((0, n_out), dtype=np.float32)
+        # Every (text, part) pair is one contiguous run of a part's code array: the character
+        # n-grams of order n of text r start at its first character, its words and bigrams at its
+        # first word, its lexicon columns at its first non-zero lexicon value. The CSR matrix is
+        # then one gather from the stacked code arrays, rows in text order and, inside a row, the
+        # parts in this order: character orders ascending, words, bigrams, lexicon. (That order
+        # is part of the model: float32 sums depend on it.)
+        codes: list[np.ndarray] = []
+        seg_src: list[np.ndarray] = []
+        seg_len: list[np.ndarray] = []
+        seg_val: list[float] = []
+        src_base = 0
+        text_len = batch.text_ends - batch.text_starts
+        for n in sorted(set(self.char_orders)):
+            m = len(batch.cps) - n + 1
             if m <= 0:
                 break
-            if n > 1:
-                h = h[:m] * _P + cps[n - 1 : n - 1 + m]
-            if n not in self.char_orders:
-                continue
-            idx = np.flatnonzero(room[:m] >= n)
-            rows_parts.append(nl_cum[idx])
-            cols_parts.append(_mix(h[idx], n, self.n_bits))
-            vals_parts.append(np.ones(len(idx), dtype=np.float32))
-
-        lexicon: np.ndarray | None = None
-        if self.word_orders or lex_keys is not None:
-            is_word = ~(is_nl | (cps == 32))
-            prev = np.concatenate(([False], is_word[:-1]))
-            starts = np.flatnonzero(is_word & ~prev)
-            if len(starts):
-                word_pos = np.flatnonzero(is_word)
-                # position of each word char inside its word
-                wid = np.cumsum((is_word & ~prev)[word_pos]) - 1
-                offset = word_pos - starts[wid]
-                vals = cps[word_pos] * _POWERS[np.minimum(offset, 63)]
-                seg = np.flatnonzero(np.concatenate(([True], wid[1:] != wid[:-1])))
-                wh = np.add.reduceat(vals, seg)
-                wrow = nl_cum[starts]
-                if lex_keys is not None:
-                    lexicon = self._lexicon_features(wh, wrow, n_docs)
-                w = np.float32(self.word_weight)
-                if 1 in self.word_orders:
-                    rows_parts.append(wrow)
-                    cols_parts.append(_mix(wh, 101, self.n_bits))
-                    vals_parts.append(np.full(len(wh), w, dtype=np.float32))
-                if 2 in self.word_orders and len(wh) > 1:
-                    same = wrow[1:] == wrow[:-1]
-                    bh = wh[:-1] * _Q + wh[1:]
-                    rows_parts.append(wrow[1:][same])
-                    cols_parts.append(_mix(bh[same], 102, self.n_bits))
-                    vals_parts.append(np.full(int(same.sum()), w, dtype=np.float32))
-
-        # Scatter the parts (each already grouped by row) into CSR order without sorting.
-        part_counts = [np.bincount(r, minlength=n_docs) for r in rows_parts]
-        counts = np.sum(part_counts, axis=0)
+            codes.append(_mix(batch.char_hash(n), n, self.n_bits))
+            seg_src.append(batch.text_starts + src_base)
+            seg_len.append(np.maximum(text_len - n + 1, 0))
+            seg_val.append(1.0)
+            src_base += m
+        wh, wrow = batch.word_hashes, batch.word_rows
+        word_counts = batch.word_counts
+        first_word = batch.first_word
+        w = float(np.float32(self.word_weight))
+        if 1 in self.word_orders and len(wh):
+            codes.append(_mix(wh, 101, self.n_bits))
+            seg_src.append(first_word + src_base)
+            seg_len.append(word_counts)
+            seg_val.append(w)
+            src_base += len(wh)
+        if 2 in self.word_orders and len(wh) > 1:
+            codes.append(_mix(wh[:-1] * _Q + wh[1:], 102, self.n_bits))
+            seg_src.append(first_word + src_base)
+            seg_len.append(np.maximum(word_counts - 1, 0))
+            seg_val.append(w)
+            src_base += len(wh) - 1
+        n_hash_parts = len(codes)
+        lex_rows = lex_cols = lex_vals = None
+        if lex_keys is not None:
+            lexicon = self._lexicon_features(wh, wrow, n_docs) * np.float32(self.lexicon_weight)
+            lex_rows, lex_cols = np.nonzero(lexicon)  # what ``csr_matrix(lexicon)`` keeps
+            lex_vals = lexicon[lex_rows, lex_cols]
+            lex_count = np.bincount(lex_rows, minlength=n_docs)
+            lex_first = np.zeros(n_docs, dtype=np.int64)
+            np.cumsum(lex_count[:-1], out=lex_first[1:])
+            codes.append((lex_cols + n_cols).astype(np.int32))
+            seg_src.append(lex_first + src_base)
+            seg_len.append(lex_count)
+            seg_val.append(1.0)
+        if not seg_len:
+            return sp.csr_matrix((n_docs, n_out), dtype=np.float32)
+        lens = np.column_stack(seg_len).astype(np.int64)  # (n_docs, n_parts)
+        counts = lens.sum(axis=1)
         indptr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         nnz = int(indptr[-1])
-        indices = np.empty(nnz, dtype=np.int32)
-        data = np.empty(nnz, dtype=np.float32)
-        sq: np.ndarray = np.zeros(n_docs, dtype=np.float64)
-        base = indptr[:-1].copy()
-        for r, c, v, pc in zip(rows_parts, cols_parts, vals_parts, part_counts, strict=True):
-            part_start = np.zeros(n_docs, dtype=np.int64)
-            np.cumsum(pc[:-1], out=part_start[1:])
-            dest = base[r] + (np.arange(len(r)) - part_start[r])
-            indices[dest] = c
-            data[dest] = v
-            sq += pc * float(v[0]) ** 2 if len(v) else 0.0
-            base += pc
+        flat = lens.ravel()
+        out_start = np.zeros(len(flat), dtype=np.int64)
+        np.cumsum(flat[:-1], out=out_start[1:])
+        src = np.repeat(np.column_stack(seg_src).ravel() - out_start, flat)
+        src += np.arange(nnz, dtype=np.int64)
+        indices = np.concatenate(codes)[src] if codes else np.zeros(0, dtype=np.int32)
+
+        # Unit L2 norm over the hashed parts (the lexicon columns are not scaled), computed as
+        # the per-entry loop of the original CSR build did, so the float32 values are identical.
+        hash_lens = lens[:, :n_hash_parts]
         idf = getattr(self, "idf_", None)
-        if idf is not None:
-            data *= idf[indices]
+        if idf is None:
+            sq: np.ndarray = np.zeros(n_docs, dtype=np.float64)
+            for j in range(n_hash_parts):
+                if hash_lens[:, j].any():
+                    sq += hash_lens[:, j] * seg_val[j] ** 2
+            scale = _inverse_norm(sq)
+            per_seg = np.ones(lens.shape, dtype=np.float32)
+            per_seg[:, :n_hash_parts] = np.asarray(seg_val[:n_hash_parts], dtype=np.float32)
+            per_seg[:, :n_hash_parts] *= scale[:, None]
+            data = np.repeat(per_seg.ravel(), flat)
+        else:
+            data = np.repeat(
+                np.broadcast_to(np.asarray(seg_val, dtype=np.float32), lens.shape).ravel(), flat
+            )
+            is_hash = indices < n_cols
+            data[is_hash] *= idf[indices[is_hash]]
             entry_rows = np.repeat(np.arange(n_docs), counts)
-            sq = np.bincount(entry_rows, weights=data.astype(np.float64) ** 2, minlength=n_docs)
-        scale = np.zeros(n_docs, dtype=np.float32)
-        nz = sq > 0
-        scale[nz] = 1.0 / np.sqrt(sq[nz])
-        data *= np.repeat(scale, counts)
-        X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_cols), copy=False)
-        if lex_keys is None:
-            return X
-        if lexicon is None:
-            lexicon = self._lexicon_features(np.zeros(0, np.uint64), np.zeros(0, np.int64), n_docs)
-        extra = sp.csr_matrix(lexicon * np.float32(self.lexicon_weight))
-        return sp.hstack([X, extra], format="csr", dtype=np.float32)
+            d64 = data.astype(np.float64)
+            sq = np.bincount(entry_rows, np.where(is_hash, d64 * d64, 0.0), minlength=n_docs)
+            scale = _inverse_norm(sq)
+            per_seg = np.ones(lens.shape, dtype=np.float32)
+            per_seg[:, :n_hash_parts] = scale[:, None]
+            data *= np.repeat(per_seg.ravel(), flat)
+        if lex_vals is not None and len(lex_vals):
+            assert lex_rows is not None  # noqa: S101 - set with lex_vals
+            first = (out_start.reshape(lens.shape)[:, -1] - seg_src[-1])[lex_rows]
+            data[first + src_base + np.arange(len(lex_rows))] = lex_vals
+        return sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_out), copy=False)
 
     def _lexicon_features(self, wh: np.ndarray, wrow: np.ndarray, n_docs: int) -> np.ndarray:
         """Per text: summed positive / negative valence, a squashed total, capped hit counts."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.features import _POWERS, _Q
+from models.features import _POWERS, _Q, TextBatch
 from models.normalize import normalize
 
 CATEGORIES: tuple[str, ...] = (
@@ -132,6 +132,14 @@ class CategoryMatcher:
                     self._index.setdefault(key, []).append((term_id, ci, weight))
                 term_id += 1
         self._keys = np.array(sorted(self._index), dtype=np.uint64)
+        # char offset (in a word) -> "a wildcard term of length offset + 1 exists", and the salt
+        # of its key (``_key`` with kind 100 + min(length, 64)); offsets past the longest: False
+        self._max_prefix = max(self._prefix_lengths, default=0)
+        self._prefix_at = np.zeros(self._max_prefix + 1, dtype=bool)
+        self._prefix_at[[n - 1 for n in self._prefix_lengths]] = True
+        kinds = 100 + np.minimum(np.arange(self._max_prefix + 1) + 1, 64)
+        with np.errstate(over="ignore"):
+            self._prefix_salt = kinds.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         self._bitmap = np.zeros(1 << 24, dtype=bool)
         self._bitmap[(self._keys >> np.uint64(40)).astype(np.int64)] = True
 
@@ -144,28 +152,16 @@ class CategoryMatcher:
 
     def scores(self, normalized: Sequence[str]) -> np.ndarray:
         """``(n_texts, n_categories)`` scores in [0, 1]."""
-        n = len(normalized)
+        return self.scores_batch(TextBatch(normalized))
+
+    def scores_batch(self, batch: TextBatch) -> np.ndarray:
+        """:meth:`scores` of an analysed batch (its word hashes are shared with the hasher)."""
+        n = batch.n_docs
         evidence = np.zeros((n, len(CATEGORIES)))
-        if n == 0 or not self._index:
+        wh, wrow = batch.word_hashes, batch.word_rows
+        if n == 0 or not self._index or len(wh) == 0:
             return evidence
-        cps = np.frombuffer("\n".join(normalized).encode("utf-32-le"), dtype=np.uint32)
-        cps = cps.astype(np.uint64)
-        is_nl = cps == 10
-        nl_cum = np.cumsum(is_nl)
-        is_word = ~(is_nl | (cps == 32))
-        prev = np.concatenate(([False], is_word[:-1]))
-        start_mask = is_word & ~prev
-        starts = np.flatnonzero(start_mask)
-        if len(starts) == 0:
-            return evidence
-        word_pos = np.flatnonzero(is_word)
-        wid = np.cumsum(start_mask[word_pos]) - 1
-        offset = word_pos - starts[wid]
         with np.errstate(over="ignore"):
-            vals = cps[word_pos] * _POWERS[np.minimum(offset, 63)]
-            seg = np.flatnonzero(np.concatenate(([True], wid[1:] != wid[:-1])))
-            wh = np.add.reduceat(vals, seg)
-            wrow = nl_cum[starts]
             rows: list[np.ndarray] = []
             keys: list[np.ndarray] = []
             for length in self._phrase_lengths:
@@ -179,13 +175,17 @@ class CategoryMatcher:
                 rows.append(wrow[:m][same])
                 keys.append(_key(h[same], length))
             if self._prefix_lengths:
-                csum = np.cumsum(vals)
-                before = np.concatenate(([np.uint64(0)], csum))[seg][wid]
-                prefix_hash = csum - before  # hash of the word's first offset+1 chars
-                for n_chars in self._prefix_lengths:
-                    at = offset == n_chars - 1
-                    rows.append(nl_cum[word_pos[at]])
-                    keys.append(_key(prefix_hash[at], 100 + min(n_chars, 64)))
+                # all wildcard lengths in one pass: the running hash of each word at the
+                # characters that end a prefix of a wildcard term's length
+                wid = batch.word_of_char
+                at = np.flatnonzero(
+                    self._prefix_at[np.minimum(batch.char_offset, self._max_prefix)]
+                )
+                csum = np.cumsum(batch.char_terms)
+                before = np.concatenate(([np.uint64(0)], csum))[batch.word_seg]
+                prefix_hash = csum[at] - before[wid[at]]  # hash of the word's first offset+1 chars
+                rows.append(wrow[wid[at]])
+                keys.append((prefix_hash ^ self._prefix_salt[batch.char_offset[at]]) * _Q)
         all_rows = np.concatenate(rows)
         all_keys = np.concatenate(keys)
         # bitmap prefilter (one gather per key), exact check only for the few candidates

@@ -24,24 +24,46 @@ import numpy as np
 
 LANGS: Final = ("en", "he", "ar", "other")
 
-_URL = re.compile(r"(?:[hH][tT][tT][pP][sS]?://|www\.)\S+")
+# Every pattern that runs over the whole batch starts each alternative with a literal character,
+# so the regex engine jumps between candidate positions (a pattern opening with a class such as
+# ``[:;=]`` or a look-behind is tried at every character: 3-6x slower). Splitting ``[:;=]x`` into
+# ``:x|;x|=x`` matches the same text.
+_URL = re.compile(r"(?:h[tT][tT][pP][sS]?://|H[tT][tT][pP][sS]?://|www\.)\S+")
 _HANDLE = re.compile(r"@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|_+")
-_EMO_POS = re.compile(r"[:;=][-'^o]?[)\]dDpP*}>]+|\^_*\^|<3+|\(:")
-_EMO_NEG = re.compile(r"[:;=][-'^o]?[(\[/\\|{<@]+|</3|-_+-")
+_EMO_POS = re.compile(
+    r":[-'^o]?[)\]dDpP*}>]+|;[-'^o]?[)\]dDpP*}>]+|=[-'^o]?[)\]dDpP*}>]+|\^_*\^|<3+|\(:"
+)
+_EMO_NEG = re.compile(r":[-'^o]?[(\[/\\|{<@]+|;[-'^o]?[(\[/\\|{<@]+|=[-'^o]?[(\[/\\|{<@]+|</3|-_+-")
 _ELONG = re.compile(r"(\w)\1{2,}(\w*)")
 # str.replace per character beats one regex here: Python 3.11 expands a backreference template
 # in Python for every match, and punctuation matches are many.
 _PUNCT_CHARS = '!?.,;:()،؟؛"[]{}*~…“”`|/\\=+<>^-'  # apostrophes stay inside words
 _PUNCT_RUN = re.compile(r"([!?])(?:[^\S\n]*[!?])+")
-_NEGATION = re.compile(
-    r"([ '])(not|no|never|cannot|cant|can't|dont|don't|doesnt|doesn't|didnt|didn't|isnt|isn't|"
-    r"wasnt|wasn't|arent|aren't|wont|won't|wouldnt|wouldn't|shouldnt|shouldn't|aint|ain't|"
-    r"havent|haven't|hasnt|hasn't|nothing|nobody|nor|neither|without|"
-    r"לא|אין|אינו|אינה|בלי|ללא|מעולם|"
-    r"مش|مو|ما|لا|ليس|ليست|مفيش|لم|لن|بدون) (\w+)"
-)
+_NEGATORS: Final = (
+    "not no never cannot cant can't dont don't doesnt doesn't didnt didn't isnt isn't "
+    "wasnt wasn't arent aren't wont won't wouldnt wouldn't shouldnt shouldn't aint ain't "
+    "havent haven't hasnt hasn't nothing nobody nor neither without "
+    "לא אין אינו אינה בלי ללא מעולם "
+    "مش مو ما لا ليس ليست مفيش لم لن بدون"
+).split()
+
+
+def _negation_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    r"""``([ '])(<negator>) (\w+)``, the negators grouped by first letter behind a look-ahead on
+    those letters, so most words are rejected by one class test instead of 52 literal ones. A
+    negator must be followed by a space, so at most one alternative can match at a position and
+    the grouping does not change what matches."""
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        by_first.setdefault(word[0], []).append(re.escape(word[1:]))
+    alternation = "|".join(f"{re.escape(c)}(?:{'|'.join(rest)})" for c, rest in by_first.items())
+    first = "".join(re.escape(c) for c in by_first)
+    return re.compile(rf"([ '])(?=[{first}])({alternation}) (\w+)")
+
+
+_NEGATION = _negation_pattern(_NEGATORS)
 
 # Hebrew: niqqud and cantillation out, maqaf to space, final letters folded.
 # Arabic: harakat, superscript alef and tatweel out; letter variants folded.
@@ -117,6 +139,27 @@ def _split_hashtag(match: re.Match[str]) -> str:
     return f" # {words} "
 
 
+# False for the ASCII characters that are not ``\w`` (any other code point might be)
+_MAYBE_WORD = np.ones(128, dtype=bool)
+_MAYBE_WORD[[c for c in range(128) if not re.fullmatch(r"\w", chr(c))]] = False
+
+
+def _mark_elongations(s: str) -> str:
+    """``_ELONG`` on the lines that hold a word character three times in a row (few), found with
+    numpy, instead of a regex attempt at every word character of the batch. Matches never span
+    lines, so the result is the same."""
+    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
+    triple = np.flatnonzero((cps[:-2] == cps[1:-1]) & (cps[1:-1] == cps[2:]))
+    head = cps[triple]
+    triple = triple[(head >= 128) | _MAYBE_WORD[np.minimum(head, 127)]]
+    if len(triple) == 0:
+        return s
+    lines = s.split("\n")
+    for i in np.unique(np.searchsorted(np.flatnonzero(cps == 10), triple)).tolist():
+        lines[i] = _ELONG.sub(r"\1\1\2 xelong", lines[i])
+    return "\n".join(lines)
+
+
 def _join(texts: Sequence[str]) -> str:
     return "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
 
@@ -141,7 +184,7 @@ def normalize_batch(texts: Sequence[str]) -> list[str]:
     s = s.lower()
     s = s.replace(" xd ", " xd xpos ").replace(" d: ", " xneg ")
     s = s.replace("&amp;", " and ").replace("&lt;", " < ").replace("&gt;", " > ")
-    s = _ELONG.sub(r"\1\1\2 xelong", s)
+    s = _mark_elongations(s)
     s = _PUNCT_RUN.sub(r" \1 xrepeat ", s)
     for ch in _PUNCT_CHARS:
         if ch in s:
@@ -160,7 +203,8 @@ def normalize(text: str) -> str:
 
 # --- language detection ---------------------------------------------------------------------
 
-_STRIP_FOR_LANG = re.compile(r"(?:https?://|www\.)[^\s]+|(?<![\w@])[@#]\w+|&\w+;")
+# ``(?<![\w@])[@#]\w+`` written with literal-first alternatives (see the note on ``_URL``)
+_STRIP_FOR_LANG = re.compile(r"https?://[^\s]+|www\.[^\s]+|@(?<![\w@]@)\w+|#(?<![\w@]#)\w+|&\w+;")
 _EN_WORDS: Final = frozenset(
     "the a an and or but is are was were be been i you he she it we they me my your our their "
     "this that these those to of in on at for with from by not no never so very just what why "
@@ -182,25 +226,36 @@ _OTHER_LATIN_WORDS: Final = frozenset(
 _PERSIAN_URDU = frozenset("پچژگکیٹڈڑںھےۓ")
 
 
+def _script_table() -> np.ndarray:
+    """Script class of every BMP code point: 0 none, 1 Hebrew, 2 Arabic, 3 Latin, 4 other letter
+    (Cyrillic, Greek, CJK, Devanagari, Thai, Hangul...: alphabetic above Latin Extended, neither
+    Hebrew nor Arabic, emoji/symbol planes excluded). Code points above the BMP are class 0."""
+    table = np.zeros(0x10000, dtype=np.int64)
+    for lo, hi in ((0x0370, 0x058F), (0x0900, 0x10FF), (0x3040, 0x9FFF), (0xAC00, 0xD7A3)):
+        table[lo : hi + 1] = 4
+    table[ord("A") : ord("Z") + 1] = 3
+    table[ord("a") : ord("z") + 1] = 3
+    table[0xC0:0x250] = 3
+    table[0xD7] = 0  # multiplication sign
+    table[0x05D0:0x05EB] = 1
+    for lo, hi in ((0x0620, 0x064A), (0x066E, 0x06D3), (0x0750, 0x077F), (0xFB50, 0xFDFF)):
+        table[lo : hi + 1] = 2
+    table[0xFE70:0xFEFD] = 2
+    return table
+
+
+_SCRIPT = _script_table()
+
+
 def _script_counts(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per text: Hebrew, Arabic, Latin and other letter counts (URLs, handles, tags removed)."""
     s = _STRIP_FOR_LANG.sub(" ", _join(texts))
     cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
-    doc = np.cumsum(cps == 10)
     n = len(texts)
-    he = (cps >= 0x05D0) & (cps <= 0x05EA)
-    ar = ((cps >= 0x0620) & (cps <= 0x064A)) | ((cps >= 0x066E) & (cps <= 0x06D3))
-    ar |= (cps >= 0x0750) & (cps <= 0x077F)
-    ar |= (cps >= 0xFB50) & (cps <= 0xFDFF)
-    ar |= (cps >= 0xFE70) & (cps <= 0xFEFC)
-    lower = cps | 0x20
-    la = ((lower >= 0x61) & (lower <= 0x7A)) | ((cps >= 0xC0) & (cps <= 0x24F) & (cps != 0xD7))
-    # other letters: Cyrillic, Greek, CJK, Devanagari, Thai, Hangul... (anything alphabetic
-    # above Latin Extended that is neither Hebrew nor Arabic, excluding emoji/symbol planes)
-    ot = ((cps >= 0x0370) & (cps < 0x0590)) | ((cps >= 0x0900) & (cps < 0x1100))
-    ot |= ((cps >= 0x3040) & (cps < 0xA000)) | ((cps >= 0xAC00) & (cps < 0xD7A4))
-    counts = [np.bincount(doc[m], minlength=n)[:n] for m in (he, ar, la, ot)]
-    return counts[0], counts[1], counts[2], counts[3]
+    doc = np.cumsum(cps == 10)
+    script = np.where(cps < 0x10000, _SCRIPT[cps & 0xFFFF], 0)
+    counts = np.bincount(doc * 5 + script, minlength=5 * n)[: 5 * n].reshape(n, 5)
+    return counts[:, 1], counts[:, 2], counts[:, 3], counts[:, 4]
 
 
 def detect_languages(texts: Sequence[str]) -> list[str]:
@@ -215,25 +270,22 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
     if not texts:
         return []
     he, ar, la, ot = _script_counts(texts)
-    out: list[str] = []
-    for i, text in enumerate(texts):
-        h, a, latin, other = 2 * int(he[i]), 2 * int(ar[i]), int(la[i]), int(ot[i])
-        best = max(h, a, latin, other)
-        if best == 0:
-            out.append("other")
-        elif h == best:
-            out.append("he")
-        elif a == best:
-            persian = sum(1 for ch in text if ch in _PERSIAN_URDU)
-            out.append("other" if persian * 20 > a else "ar")
-        elif latin == best:
-            words = set(text.lower().split())
-            en = len(words & _EN_WORDS)
-            foreign = len(words & _OTHER_LATIN_WORDS)
-            out.append("other" if foreign > en and foreign >= 2 else "en")
-        else:
-            out.append("other")
-    return out
+    h, a = 2 * he, 2 * ar
+    best = np.maximum(np.maximum(h, a), np.maximum(la, ot))
+    # first maximum wins in the order Hebrew, Arabic, Latin, other
+    script = np.select([best == 0, h == best, a == best, la == best], [0, 1, 2, 3], 0)
+    out = np.array(["other", "he", "ar", "en"], dtype=object)[script]
+    for i in np.flatnonzero(script == 2).tolist():
+        persian = sum(1 for ch in texts[i] if ch in _PERSIAN_URDU)
+        if persian * 20 > a[i]:
+            out[i] = "other"
+    for i in np.flatnonzero(script == 3).tolist():
+        words = set(texts[i].lower().split())
+        foreign = len(words & _OTHER_LATIN_WORDS)
+        if foreign >= 2 and foreign > len(words & _EN_WORDS):
+            out[i] = "other"
+    langs: list[str] = out.tolist()
+    return langs
 
 
 def detect_language(text: str) -> str:
