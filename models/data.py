@@ -10,6 +10,8 @@ Nothing here copies data: every reader takes the data directory (``Settings.data
   "I can't tell" dropped.
 * sentiment140-test: 0/2/4 -> negative/neutral/positive.
 * tweeteval sentiment (validation split): 0/1/2 -> negative/neutral/positive.
+* tweeteval emotion (train, val and test splits; SemEval-2018 tweets): anger, sadness -> negative;
+  joy, optimism -> positive (no neutral class: sentiment training only, never a held-out fold).
 * hebrew-sentiment-onlp (token): 0 -> positive, 1 -> negative, 2 (off-topic) -> neutral.
 * astd-arabic: NEG -> negative, POS -> positive, OBJ and NEUTRAL -> neutral.
 """
@@ -40,6 +42,8 @@ AIRLINE_REASONS: dict[str, str] = {
 
 # English corpora never used to train the committed English model: its held-out dev set.
 EN_DEV_SOURCES = ("tweeteval-sentiment-val", "sentiment140-test")
+# English corpora used for sentiment only (no crisis-category labels, no neutral class).
+EN_SENTIMENT_ONLY_SOURCES = ("tweeteval-emotion",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,24 @@ def _tweeteval(d: Path) -> list[Example]:
     ]
 
 
+def _tweeteval_emotion(d: Path) -> list[Example]:
+    base = d / "tweeteval" / "emotion"
+    m = {"0": "negative", "1": "positive", "2": "positive", "3": "negative"}
+    out = []
+    for split in ("train", "val", "test"):
+        try:
+            texts = (base / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
+            labels = (base / f"{split}_labels.txt").read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            msg = f"cannot read tweeteval emotion {split} split under {base}: {exc}"
+            raise ModelError(msg) from exc
+        out += [
+            Example(t, m[lab.strip()], "en", "tweeteval-emotion")
+            for t, lab in zip(texts, labels, strict=True)
+        ]
+    return out
+
+
 def _hebrew(d: Path, split: str) -> list[Example]:
     path = d / "hebrew-sentiment-onlp" / "token" / f"{split}.tsv"
     if not path.is_file():
@@ -180,7 +202,7 @@ def load_corpora(data_dir: Path) -> Corpora:
         msg = f"data directory {data_dir} does not exist (set EMBERWATCH_DATA_DIR)"
         raise ModelError(msg)
     en: list[Example] = []
-    for reader in (_airline, _apple, _sanders, _sxsw, _s140, _tweeteval):
+    for reader in (_airline, _apple, _sanders, _sxsw, _tweeteval_emotion, _s140, _tweeteval):
         en.extend(reader(data_dir))
     ar = _astd(data_dir)
     corpora = Corpora(

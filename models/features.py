@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -358,6 +359,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         tune_bias: bool = True,
         random_state: int = 0,
         balance_groups: bool = False,
+        n_jobs: int = 1,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -366,6 +368,7 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.tune_bias = tune_bias
         self.random_state = random_state
         self.balance_groups = balance_groups
+        self.n_jobs = n_jobs
 
     def _lr(self, weighted: bool = False) -> LogisticRegression:
         return LogisticRegression(
@@ -385,27 +388,40 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.balance_groups and groups is not None:
             sw = group_balanced_weights(y_arr, np.asarray(groups))
         weighted = sw is not None
-        self.lr_ = self._lr(weighted).fit(X, y_arr, sample_weight=sw)
-        self.classes_ = self.lr_.classes_
+        self.classes_ = np.unique(y_arr)
         self._neg = int(np.flatnonzero(self.classes_ == "negative")[0])
-        if groups is not None and len(set(groups)) >= 3:
+        held_out = np.ones(len(y_arr), dtype=bool)
+        complete: list[str] = []
+        if groups is not None:
             g_arr = np.asarray(groups)
-            folds = [
-                (np.flatnonzero(g_arr != g), np.flatnonzero(g_arr == g)) for g in sorted(set(g_arr))
+            # A corpus that lacks a class (e.g. emotion tweets: no neutral) cannot be scored by
+            # 3-class macro-F1: it is never held out and always stays in the training folds.
+            complete = [
+                g
+                for g in sorted(set(g_arr.tolist()))
+                if set(np.unique(y_arr[g_arr == g])) == set(self.classes_)
             ]
+            held_out = np.isin(g_arr, complete)
+        if groups is not None and len(complete) >= 3:
+            folds = [(np.flatnonzero(g_arr != g), np.flatnonzero(g_arr == g)) for g in complete]
         else:
             skf = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
             folds = list(skf.split(X, y_arr))
+            held_out[:] = True
             g_arr = np.empty(len(y_arr), dtype=object)
             for k, (_, te) in enumerate(folds):
                 g_arr[te] = f"fold{k}"
+        # the full model and the fold models are independent fits: run them side by side
+        jobs = [(np.arange(len(y_arr)), None), *folds]
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_lr)(self._lr(weighted), X, y_arr, sw, tr) for tr, _ in jobs
+        )
+        self.lr_ = fitted[0]
         oof = np.zeros((len(y_arr), len(self.classes_)))
-        for tr, te in folds:
-            fold_sw = None if sw is None else sw[tr]
-            lr = self._lr(weighted).fit(X[tr], y_arr[tr], sample_weight=fold_sw)
+        for lr, (_, te) in zip(fitted[1:], folds, strict=True):
             oof[te] = lr.decision_function(X[te])
         y_idx = np.searchsorted(self.classes_, y_arr)
-        group_masks = {str(g): g_arr == g for g in sorted(set(g_arr.tolist()))}
+        group_masks = {str(g): g_arr == g for g in sorted(set(g_arr[held_out].tolist()))}
         self.bias_ = np.zeros(len(self.classes_))
         if self.tune_bias:
             self.bias_ = _tune_bias(oof, y_idx, list(group_masks.values()), self._neg)
@@ -419,8 +435,8 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             }
             for g, m in group_masks.items()
         }
-        log_odds = self._neg_log_odds(z)
-        is_neg = (y_idx == self._neg).astype(int)
+        log_odds = self._neg_log_odds(z[held_out])
+        is_neg = (y_idx[held_out] == self._neg).astype(int)
         platt = LogisticRegression(C=1e4).fit(log_odds.reshape(-1, 1), is_neg)
         self.platt_a_ = float(platt.coef_[0, 0])
         self.platt_b_ = float(platt.intercept_[0])
@@ -459,6 +475,14 @@ class CalibratedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: sp.csr_matrix) -> np.ndarray:
         return self.labels_from_scores(self.decision_function(X))
+
+
+def _fit_lr(
+    lr: LogisticRegression, X: sp.csr_matrix, y: np.ndarray, sw: np.ndarray | None, rows: np.ndarray
+) -> LogisticRegression:
+    weights = None if sw is None else sw[rows]
+    fitted: LogisticRegression = lr.fit(X[rows], y[rows], sample_weight=weights)
+    return fitted
 
 
 def group_balanced_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
