@@ -40,13 +40,18 @@ class Hour:
     clean_neg: float = 0.0
     cats: dict[str, int] = field(default_factory=dict)
     pos: int = 0
+    new: int = -1  # distinct newcomer authors; -1: not known (newcomer memory not yet filled)
 
     def to_obj(self) -> list[Any]:
-        return [self.start, self.n, self.neg, self.clean_n, self.clean_neg, self.cats, self.pos]
+        return [
+            self.start, self.n, self.neg, self.clean_n, self.clean_neg, self.cats, self.pos,
+            self.new,
+        ]  # fmt: skip
 
     @classmethod
     def from_obj(cls, obj: Sequence[Any]) -> Hour:
-        return cls(obj[0], obj[1], obj[2], obj[3], obj[4], dict(obj[5]), obj[6])
+        new = obj[7] if len(obj) > 7 else -1  # state written before newcomers were counted
+        return cls(obj[0], obj[1], obj[2], obj[3], obj[4], dict(obj[5]), obj[6], new)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class HourModel:
     alpha: float  # negative-binomial dispersion
     cat_shares: dict[str, float]  # usual share of mentions per category
     history_hours: int  # complete hours of history behind the model
+    new_share: float = -1.0  # usual newcomer authors per mention; < 0: not known yet
 
 
 def fit_hour(hours: Sequence[Hour], start: int, cfg: DetectorConfig) -> HourModel:
@@ -160,7 +166,13 @@ def fit_hour(hours: Sequence[Hour], start: int, cfg: DetectorConfig) -> HourMode
         for c, k in h.cats.items():
             cat_tot[c] = cat_tot.get(c, 0) + k
     cat_shares = {c: k / raw_n for c, k in cat_tot.items()} if raw_n else {}
-    return HourModel(expected, neg_share, pos_share, alpha, cat_shares, nh)
+    known = [h for h in week if h.new >= 0]
+    new_share = -1.0
+    if len(known) >= cfg.newcomer_min_hours:
+        new_share = (
+            sum(h.new for h in known) + cfg.newcomer_share_prior * cfg.share_prior_weight
+        ) / (sum(h.n for h in known) + cfg.share_prior_weight)
+    return HourModel(expected, neg_share, pos_share, alpha, cat_shares, nh, new_share)
 
 
 def nb_surprise(x: float, mu: float, alpha: float) -> float:

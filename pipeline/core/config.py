@@ -120,6 +120,17 @@ class DetectorConfig:
     novelty_span_log2: float = 1.0
     """... and not at all below usual peak + margin - span (linear in between)."""
 
+    newcomer_memory_days: int = 3
+    """An author is a newcomer when not seen in the brand's mentions of the last this many UTC
+    days (today included); remembered in one hashed bitmap per day."""
+    newcomer_filter_bits: int = 32768
+    """Bits of each day's author bitmap (a few per cent of newcomers are taken for regulars once
+    a day has ~1000 distinct authors; more bits, fewer such collisions, larger state)."""
+    newcomer_min_hours: int = 24
+    """Hours of newcomer counts (after the memory has filled) before the newcomer driver runs."""
+    newcomer_share_prior: float = 0.5
+    """Prior usual newcomers per mention (pseudo-count share_prior_weight)."""
+
     # --- drivers ---------------------------------------------------------------------------------
     surprise_full: float = 6.0
     """-log10 tail probability at which a count driver is at full strength (1e-6)."""
@@ -144,6 +155,11 @@ class DetectorConfig:
     """Points of a full negativity shift (negative share or negative count)."""
     weight_acceleration: float = 15.0
     """Points of a full acceleration (last short window vs the mid window before it)."""
+    weight_newcomers: float = 20.0
+    """Points of a full newcomer surge: far more distinct authors new to the brand than usual (a
+    story spreading beyond the brand's regular audience; one spammer is one author). Corroborating
+    evidence: alone it stays below watch, and it does not keep an open alert from resolving (an
+    early trickle of new voices would otherwise hold one episode open into the crisis)."""
     weight_reach: float = 10.0
     """Points of full reach: a negative mention reaching reach_full people."""
     weight_category: float = 20.0
@@ -207,6 +223,8 @@ class DetectorConfig:
             problems.append("surprise_full must exceed surprise_floor")
         if not (0 < self.dispersion_min <= self.dispersion_max):
             problems.append("need 0 < dispersion_min <= dispersion_max")
+        if self.newcomer_memory_days < 1 or self.newcomer_filter_bits < 8:
+            problems.append("need newcomer_memory_days >= 1 and newcomer_filter_bits >= 8")
         if self.hour_history_hours < 24:
             problems.append("hour_history_hours must be >= 24")
         for name in ("short_window_seconds", "mid_window_seconds", "long_window_seconds"):

@@ -10,6 +10,7 @@ included.
 
 from __future__ import annotations
 
+import base64
 import enum
 import math
 from collections import deque
@@ -116,6 +117,9 @@ class BrandDetector:
         self._peak_day: int | None = None
         self._peak_cur: list[float] = [0.0, 0.0, 0.0]
         self._peak_hist: deque[list[float]] = deque(maxlen=config.peak_days)
+        # authors seen per UTC day (hashed bitmaps, newest last) and the first day remembered
+        self._seen: deque[tuple[int, bytearray]] = deque()
+        self._seen_since: int | None = None
 
     def _ring_len(self) -> int:
         c = self.config
@@ -252,6 +256,7 @@ class BrandDetector:
         while self._recent_keys and self._recent_keys[0][0] + b <= end - c.dedup_retention_seconds:
             _, old = self._recent_keys.popleft()
             self._recent_key_set.difference_update(old)
+        new = self._newcomers(bucket)
         bucket.close(c.top_terms)
         for src in sorted(bucket.src):
             if src not in self._sources and len(self._sources) < _MAX_SOURCES:
@@ -263,6 +268,8 @@ class BrandDetector:
         hr.n += bucket.n
         hr.neg += bucket.neg
         hr.pos += bucket.pos
+        if new is not None:
+            hr.new = max(hr.new, 0) + new
         for cat, k in bucket.cats.items():
             hr.cats[cat] = hr.cats.get(cat, 0) + k
         self._closed.append(bucket)
@@ -272,12 +279,40 @@ class BrandDetector:
 
         result = self._score(start, end)
         scores.append((start, result[0].score))
-        state, transitions = step(self._life, self.brand, start, end, result[0].score, c)
+        s = result[0]
+        hold = s.score - s.drivers.get("newcomers", 0.0)
+        state, transitions = step(self._life, self.brand, start, end, s.score, c, hold)
         self._life = state
         # The severity follows the score sustained over the confirmation buckets; report that one
         # (the latest bucket's own score goes in the evidence).
         sustained = min(state.recent) if state.recent else result[0].score
         return [self._event(t, end, result, sustained) for t in transitions]
+
+    def _newcomers(self, bucket: Bucket) -> int | None:
+        """Distinct authors of a closing bucket not seen in the last ``newcomer_memory_days``
+        (None until the memory covers that many days); remembers them. Depends only on the
+        authors of the closed buckets, not on arrival order."""
+        c = self.config
+        day = bucket.start // 86400
+        while self._seen and self._seen[0][0] <= day - c.newcomer_memory_days:
+            self._seen.popleft()
+        if not self._seen or self._seen[-1][0] != day:
+            self._seen.append((day, bytearray(-(-c.newcomer_filter_bits // 8))))
+        if self._seen_since is None:
+            self._seen_since = day
+        today = self._seen[-1][1]
+        bits = len(today) * 8
+        new = 0
+        for author in bucket.authors:
+            i = author % bits
+            mask = 1 << (i & 7)
+            if not any(bm[i >> 3] & mask for _, bm in self._seen):
+                new += 1
+            today[i >> 3] |= mask
+        if day - self._seen_since < c.newcomer_memory_days - 1:
+            return None
+        bucket.new_authors = new
+        return new
 
     def _views(self, end: int) -> tuple[WindowView, WindowView, WindowView, WindowView, HourModel]:
         c = self.config
@@ -293,7 +328,13 @@ class BrandDetector:
             hi = len(ring) + hi
             sums = window_sums(ring[lo:hi], young) if hi > lo else WindowSums()
             return WindowView(
-                name, sums, sum(exp[lo:hi]), model.neg_share, model.alpha, model.pos_share
+                name,
+                sums,
+                sum(exp[lo:hi]),
+                model.neg_share,
+                model.alpha,
+                model.pos_share,
+                model.new_share,
             )
 
         ks = c.buckets(c.short_window_seconds)
@@ -419,6 +460,8 @@ class BrandDetector:
             "dup": self.duplicate_events,
             "life": self._life.to_obj(),
             "peaks": [self._peak_day, self._peak_cur, list(self._peak_hist)],
+            "seen": [[d, base64.b64encode(bytes(bm)).decode("ascii")] for d, bm in self._seen],
+            "seen_since": self._seen_since,
         }
         return orjson.dumps(state)
 
@@ -453,6 +496,13 @@ class BrandDetector:
         det._life = LifecycleState.from_obj(state["life"])
         det._peak_day, det._peak_cur, hist = state["peaks"]
         det._peak_hist.extend(hist)
+        # state written before newcomers were counted (or with another bitmap size) has no usable
+        # author memory: it starts filling again
+        size = -(-config.newcomer_filter_bits // 8)
+        seen = [(d, bytearray(base64.b64decode(b64))) for d, b64 in state.get("seen", [])]
+        if all(len(bm) == size for _, bm in seen):
+            det._seen.extend(seen)
+            det._seen_since = state.get("seen_since")
         return det
 
 
@@ -473,6 +523,8 @@ def _window_evidence(v: WindowView) -> dict[str, Any]:
         "negative_share": round(v.neg / v.n, 4) if v.n else None,
         "positive": v.sums.pos,
         "unique_authors": v.sums.distinct_authors,
+        "newcomer_authors": v.sums.new_authors,
+        "expected_newcomers": round(v.expected * v.new_share, 2) if v.new_share >= 0 else None,
         "excluded_new_sources": v.sums.young_n,
         "excluded_author_bursts": v.sums.spam_n,
     }

@@ -89,8 +89,11 @@ def step(
     bucket_end: int,
     score: float,
     cfg: DetectorConfig,
+    hold: float | None = None,
 ) -> tuple[LifecycleState, list[Transition]]:
-    """Advance the lifecycle by one closed bucket with its score."""
+    """Advance the lifecycle by one closed bucket with its score. ``hold`` (default: ``score``)
+    is what keeps an open alert from resolving: corroborating drivers that cannot open an alert
+    on their own should not keep one open either."""
     recent = (*state.recent, score)[-cfg.confirm_buckets :]
     sustained = min(recent) if len(recent) >= cfg.confirm_buckets else -1.0
     level = level_of(sustained, cfg)
@@ -110,7 +113,7 @@ def step(
         ep = replace(ep, severity=level, seq=ep.seq + 1, quiet_since=None)
         out.append(Transition("escalated", LEVELS[level], ep.alert_id, ep.seq, ep.opened_at))
         return replace(state, recent=recent, episode=ep), out
-    if score < cfg.resolve_threshold:
+    if (score if hold is None else hold) < cfg.resolve_threshold:
         quiet_since = ep.quiet_since if ep.quiet_since is not None else bucket_start
         if bucket_end - quiet_since >= cfg.resolve_quiet_seconds:
             seq = ep.seq + 1

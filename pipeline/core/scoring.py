@@ -21,6 +21,7 @@ class WindowView:
     neg_share: float  # usual negative share
     alpha: float
     pos_share: float = 0.2  # usual positive share
+    new_share: float = -1.0  # usual newcomer authors per mention; < 0: not known yet
 
     @property
     def n(self) -> int:
@@ -106,6 +107,24 @@ def acceleration_signal(short: WindowView, before: WindowView, cfg: DetectorConf
     return _ramp(s, cfg) * _excess(x1, total * p, cfg)
 
 
+def newcomer_signal(views: Sequence[WindowView], cfg: DetectorConfig) -> float:
+    """Distinct authors new to the brand against their usual rate (``new_share`` of the expected
+    mentions): a count surprise with ``min_excess_mentions`` extra newcomers for full strength.
+    A story spreading beyond the brand's regular audience shows here before total volume
+    stands out; a spammer is one author, a routine busy hour brings the usual regulars. Only
+    newcomers that add to the volume count toward the excess (new voices replacing regulars at
+    flat volume are churn, not spread)."""
+    best = 0.0
+    for v in views:
+        if v.new_share < 0.0:
+            continue
+        x = v.sums.new_authors
+        mu = max(v.expected * v.new_share, cfg.min_rate_per_hour * v.new_share)
+        added = min(x - mu, v.n - v.expected)
+        best = max(best, _ramp(nb_surprise(x, mu, v.alpha), cfg) * _excess(mu + added, mu, cfg))
+    return best
+
+
 def positive_led(v: WindowView, cfg: DetectorConfig) -> bool:
     """Whether the mentions above expected are mostly extra positive ones (a launch, a win)."""
     extra = v.n - v.expected
@@ -185,6 +204,7 @@ def score(
         d_neg = negativity_signal(views, cfg)
     d_acc = novelty[0] * acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
     d_reach = reach_signal(mid.sums, cfg)
+    d_new = 0.0 if cfg.volume_only else newcomer_signal(views, cfg)
     d_cat, d_surge, _ = category_signal(mid, usual_cats, cfg)
     if not cfg.volume_only and not positive_led(mid, cfg):
         d_neg = max(d_neg, d_surge)
@@ -193,6 +213,7 @@ def score(
         "volume": spread * cfg.weight_volume * d_vol,
         "negativity": spread * cfg.weight_negativity * d_neg,
         "acceleration": spread * cfg.weight_acceleration * d_acc,
+        "newcomers": cfg.weight_newcomers * d_new,
         "reach": cfg.weight_reach * d_reach,
         "category": cfg.weight_category * d_cat,
     }
@@ -214,6 +235,7 @@ def score(
         "volume": d_vol,
         "negativity": d_neg,
         "acceleration": d_acc,
+        "newcomers": d_new,
         "reach": d_reach,
         "category": d_cat,
     }

@@ -79,6 +79,7 @@ class Bucket:
     keys: set[int] = field(default_factory=set)
     authors: dict[int, list[int]] = field(default_factory=dict)  # author hash -> [n, neg]
     closed: bool = False
+    new_authors: int = 0  # distinct authors not seen in the brand's recent days (set on close)
 
     def add(
         self, m: ScoredMention, key_hash: int, cfg_top: int, cfg_chars: int, cat_thr: float
@@ -155,7 +156,7 @@ class Bucket:
             self.start, self.n, self.neg, self.pos, self.pneg, self.w, self.negw,
             self.max_neg_reach, self.with_author, self.distinct_authors, self.max_per_author,
             self.top_author, self.cats, self.src, self.terms, self.top, sorted(self.keys),
-            [[k, v] for k, v in sorted(self.authors.items())], self.closed,
+            [[k, v] for k, v in sorted(self.authors.items())], self.closed, self.new_authors,
         ]  # fmt: skip
 
     @classmethod
@@ -167,6 +168,7 @@ class Bucket:
             src={k: list(v) for k, v in obj[13].items()}, terms=dict(obj[14]),
             top=[list(t) for t in obj[15]], keys=set(obj[16]),
             authors={k: list(v) for k, v in obj[17]}, closed=obj[18],
+            new_authors=obj[19] if len(obj) > 19 else 0,
         )  # fmt: skip
 
 
@@ -194,6 +196,7 @@ class WindowSums:
     young_neg: int = 0
     spam_n: int = 0
     spam_neg: int = 0
+    new_authors: int = 0
 
     @property
     def scored_n(self) -> int:
@@ -207,7 +210,7 @@ class WindowSums:
 
 
 def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> WindowSums:
-    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = 0
+    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = na = 0
     cats: dict[str, int] = {}
     tops: dict[int, list[int]] = {}  # most active author of a bucket -> [n, neg] in the window
     for b in buckets:
@@ -221,6 +224,7 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         wa += b.with_author
         da += b.distinct_authors
         mpa = max(mpa, b.max_per_author)
+        na += b.new_authors
         if b.top_author:
             a_hash, a_n, a_neg = b.top_author
             acc = tops.setdefault(a_hash, [0, 0])
@@ -237,7 +241,7 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         if a_n >= SPAM_MIN:  # a burst of one author counts as one mention
             sn += a_n - 1
             sneg += a_neg - (1 if 2 * a_neg >= a_n else 0)  # the one kept: negative if mostly
-    return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg)
+    return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg, na)
 
 
 def merged_terms(buckets: Sequence[Bucket], k: int) -> list[tuple[str, int]]:

@@ -117,7 +117,14 @@ def test_crisis_opens_one_episode_and_escalates(crisis_stream: list[ScoredMentio
     assert record["alert_id"].startswith("ew-")
     orjson.dumps(record)  # JSON-safe
     ev = record["evidence"]
-    assert set(ev["drivers"]) == {"volume", "negativity", "acceleration", "reach", "category"}
+    assert set(ev["drivers"]) == {
+        "volume",
+        "negativity",
+        "acceleration",
+        "newcomers",
+        "reach",
+        "category",
+    }
     assert ev["top_mentions"] and all(len(m["text"]) <= 280 for m in ev["top_mentions"])
     assert ev["windows"]["15m"]["count"] > ev["windows"]["15m"]["expected"]
 

@@ -86,3 +86,17 @@ def test_state_round_trip() -> None:
     st, _ = drive([60, 60, 10, 10])
     again = LifecycleState.from_obj(st.to_obj())
     assert again == st
+
+
+def test_hold_score_decides_resolution_not_the_full_score() -> None:
+    st = LifecycleState()
+    out: list[tuple[int, str]] = []
+    scores = [60.0, 60.0, *[25.0] * 40]  # a warning, then 25 points a driver alone holds up
+    for i, s in enumerate(scores):
+        start = T0 + 60 * i
+        hold = s if i < 2 else 5.0  # without that driver the score is quiet
+        st, tr = step(st, "acme", start, start + 60, s, CFG, hold)
+        out.extend((i, t.status) for t in tr)
+    assert out == [(1, "opened"), (31, "resolved")]
+    _, held = drive(scores)
+    assert [status for _, status, _, _ in held] == ["opened"]  # the full score keeps it open
