@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,21 +34,12 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         value = table.get(brand.encode())
         return None if value is None else bytes(value)
 
-    def stored_brands(partition: int) -> Callable[[], list[str]]:
+    def stored_brands(partition: int) -> list[str]:
         """Brands in the local table whose classified messages go to ``partition`` (the table is
         co-partitioned with the classified topic, keyed by brand like its messages)."""
         count = ctx.classified_partitions
-
-        def brands() -> list[str]:
-            keys = [bytes(key) for key in table.keys()]
-            return [
-                key.decode() for key in keys if (murmur2(key) & 0x7FFFFFFF) % count == partition
-            ]
-
-        return brands
-
-    def on_retry(n: int, _error: BaseException) -> None:
-        metrics.delivery_retries.inc(n)
+        keys = [bytes(key) for key in table.keys()]
+        return [key.decode() for key in keys if (murmur2(key) & 0x7FFFFFFF) % count == partition]
 
     async def publish(outcome: BatchOutcome) -> None:
         # Alerts first, confirmed by the broker, then the state that remembers them: a crash in
@@ -63,7 +53,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 )
                 for alert in outcome.alerts
             ],
-            on_retry=on_retry,
+            on_retry=metrics.count_delivery_retries,
         )
         for brand in sorted(outcome.dirty):
             table[brand.encode()] = detection.state(brand)
@@ -86,7 +76,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         async for event in stream.events():
             message = event.message
             partition = message.partition
-            detection.prime(partition, stored_brands(partition), load)
+            detection.prime(partition, stored_brands, load)
             try:
                 if event.key == WATERMARK_KEY:
                     progress = orjson.loads(event.value)
@@ -115,7 +105,9 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                     SourceCoordinates(message.topic, partition, message.offset),
                     time.time(),
                 )
-                await deliver([Output(ctx.dead_letter_topic, letter)], on_retry=on_retry)
+                await deliver(
+                    [Output(ctx.dead_letter_topic, letter)], on_retry=metrics.count_delivery_retries
+                )
                 metrics.dead_lettered.labels(reason="invalid_json").inc()
                 continue
             outcome = detection.on_batch(partition, brand, mentions, load)

@@ -36,9 +36,6 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     last_seen: dict[int, float] = {}
     started_at = time.monotonic()
 
-    def on_retry(n: int, _error: BaseException) -> None:
-        metrics.delivery_retries.inc(n)
-
     def progress(part: int, newest: float, *, idle: bool = False) -> list[Output]:
         if newest <= progress_sent.get(part, float("-inf")):
             return []
@@ -64,7 +61,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 # nothing is acked on these: at shutdown they may simply be dropped
                 await deliver(
                     progress(tp.partition, newest, idle=True),
-                    on_retry=on_retry,
+                    on_retry=metrics.count_delivery_retries,
                     on_cancel=lambda _n: None,
                 )
 
@@ -108,7 +105,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                         )
                         for message in batch
                     ],
-                    on_retry=on_retry,
+                    on_retry=metrics.count_delivery_retries,
                 )
                 metrics.ingested.inc(len(batch))
                 metrics.dead_lettered.labels(reason="internal_error").inc(len(batch))
@@ -129,7 +126,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             for part, newest in sorted(result.progress.items()):
                 outputs.extend(progress(part, newest))
             # Confirmed before take_events acks the batch (at-least-once, see pipeline.delivery).
-            await deliver(outputs, on_retry=on_retry)
+            await deliver(outputs, on_retry=metrics.count_delivery_retries)
             for dead in result.dead:
                 metrics.dead_lettered.labels(reason=dead.reason).inc()
             for brand, mentions in result.by_brand.items():

@@ -95,19 +95,19 @@ class LiveDetection:
     def prime(
         self,
         partition: int,
-        stored_brands: Callable[[], Iterable[str]],
+        stored_brands: Callable[[int], Iterable[str]],
         load: Callable[[str], bytes | None],
     ) -> None:
         """Once per assignment of a partition: load every brand the table holds for it.
 
         Without this, a brand that falls silent after a restart or a rebalance would not be
         advanced by the partition's progress (only cached brands are) and an open alert would never
-        resolve. ``stored_brands`` is only called the first time.
+        resolve. ``stored_brands(partition)`` is only called the first time.
         """
         if partition in self._primed:
             return
         self._primed.add(partition)
-        for brand in sorted(stored_brands()):
+        for brand in sorted(stored_brands(partition)):
             self.detector(brand, partition, load)
 
     def detector(

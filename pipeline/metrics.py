@@ -141,6 +141,10 @@ class Metrics:
                 for status in STATUSES:
                     self.alerts.labels(brand=brand, severity=severity, status=status)
 
+    def count_delivery_retries(self, n: int, _error: BaseException) -> None:
+        """``on_retry`` hook of :func:`pipeline.delivery.deliver`."""
+        self.delivery_retries.inc(n)
+
     def brand_label(self, brand: str) -> str:
         return brand if brand in self.brands else OTHER_BRAND
 

@@ -179,7 +179,7 @@ def test_a_brand_silent_after_a_restart_still_resolves_once_primed() -> None:
         again = LiveDetection(config_for, 1)
         calls: list[int] = []
 
-        def stored() -> list[str]:
+        def stored(_partition: int) -> list[str]:
             calls.append(1)
             return list(tables)
 
