@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pipeline.delivery import Output, deliver
+from pipeline.delivery import Output, deliver, deliver_in_phases
 from pipeline.processing import RawMessage, encode_classified_chunks
 from pipeline.records import SourceCoordinates, dead_letter
 
@@ -44,6 +45,11 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         return [
             Output(ctx.classified_topic, body, WATERMARK_KEY, target)
             for target in range(partitions)
+        ]
+
+    def progress_of(newest_by_part: dict[int, float]) -> list[Output]:
+        return [
+            out for part, newest in sorted(newest_by_part.items()) for out in progress(part, newest)
         ]
 
     @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
@@ -123,10 +129,16 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                     Output(ctx.classified_topic, chunk, brand.encode())
                     for chunk in encode_classified_chunks(brand, mentions, result.first_arrival)
                 )
-            for part, newest in sorted(result.progress.items()):
-                outputs.extend(progress(part, newest))
-            # Confirmed before take_events acks the batch (at-least-once, see pipeline.delivery).
-            await deliver(outputs, on_retry=metrics.count_delivery_retries)
+            # Confirmed before take_events acks the batch (at-least-once, see pipeline.delivery);
+            # the progress goes out only once the broker holds the data it covers, so a resent
+            # chunk never lands behind it (it would count as late).
+            await deliver_in_phases(
+                [
+                    outputs,
+                    functools.partial(progress_of, result.progress),
+                ],
+                on_retry=metrics.count_delivery_retries,
+            )
             for dead in result.dead:
                 metrics.dead_lettered.labels(reason=dead.reason).inc()
             for brand, mentions in result.by_brand.items():

@@ -77,8 +77,8 @@ async def deliver(
     backoff = first_backoff
     try:
         while pending:
-            # Queued one by one, in order (a progress message must not overtake the data it
-            # covers on a partition), then awaited together.
+            # Queued one by one, in order, then awaited together. A resend can still land
+            # behind a message that was queued after it: see deliver_in_phases.
             queued: list[Any] = []
             for out in pending:
                 try:
@@ -116,4 +116,26 @@ async def deliver(
         if pending:
             on_cancel(len(pending))
         raise
+    return resends
+
+
+async def deliver_in_phases(
+    phases: Sequence[Sequence[Output] | Callable[[], Sequence[Output]]],
+    *,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    on_cancel: Callable[[int], None] = _exit_undelivered,
+) -> int:
+    """:func:`deliver` each phase in turn, each once the broker holds all the earlier ones.
+
+    Within one :func:`deliver` call a failed message is sent again after the others, so it can
+    land behind a message queued later on the same partition. A message that claims to follow
+    others (the ingest agent's event-time progress, which tells the detector that everything up
+    to a time has been sent) therefore goes in a later phase than the data it covers. A phase
+    given as a callable is built only when its turn comes, after the earlier phases landed.
+    """
+    resends = 0
+    for phase in phases:
+        outputs = phase() if callable(phase) else phase
+        resends += await deliver(outputs, on_retry=on_retry, sleep=sleep, on_cancel=on_cancel)
     return resends

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.delivery import Output, deliver
+from pipeline.delivery import Output, deliver, deliver_in_phases
 
 
 class FlakyTopic:
@@ -82,3 +82,28 @@ async def test_stopping_with_undelivered_outputs_calls_on_cancel() -> None:
         await task
     assert undelivered == [1]
     assert [v for _, v, _ in topic.delivered] == [b"b"]
+
+
+async def test_a_later_phase_waits_until_the_earlier_one_has_landed() -> None:
+    # "data" fails once: within one deliver() its resend lands behind "progress"; in phases it
+    # lands first, and the second phase is built only after the first one landed.
+    topic = FlakyTopic({b"data": 1})
+    built_after: list[list[bytes]] = []
+
+    def progress_phase() -> list[Output]:
+        built_after.append([v for _, v, _ in topic.delivered])
+        return [Output(topic, b"progress")]
+
+    resends = await deliver_in_phases(
+        [[Output(topic, b"other"), Output(topic, b"data")], progress_phase], sleep=no_sleep
+    )
+    assert resends == 1
+    assert [v for _, v, _ in topic.delivered] == [b"other", b"data", b"progress"]
+    assert built_after == [[b"other", b"data"]]
+
+    one_call = FlakyTopic({b"data": 1})
+    await deliver(
+        [Output(one_call, b"other"), Output(one_call, b"data"), Output(one_call, b"progress")],
+        sleep=no_sleep,
+    )
+    assert [v for _, v, _ in one_call.delivered] == [b"other", b"progress", b"data"]
