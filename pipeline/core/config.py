@@ -147,6 +147,12 @@ class DetectorConfig:
     negativity_gate: float = 0.2
     """Below this negativity strength a volume surge is held under critical, and under warning
     when it is positive-led (positive spikes: watch at most)."""
+    corroboration_min: float = 0.3
+    """Warning and above need negativity (or a category surge) or volume evidence of at least
+    this strength on the mid or long view; surprise on the short view alone is held under warning
+    (capped ``short_window_only``). A chance cluster of a few minutes stays in the short window
+    for all of it and would otherwise confirm itself over ``confirm_buckets``; a crisis soon shows
+    on the 15-minute view too. 0 turns the check off."""
     positive_led_share: float = 0.4
     """A surge is positive-led when this share of the extra mentions are extra positive ones."""
     weight_volume: float = 55.0
@@ -219,6 +225,8 @@ class DetectorConfig:
             problems.append("need 0 <= resolve_threshold <= watch_threshold")
         if self.confirm_buckets < 1:
             problems.append("confirm_buckets must be >= 1")
+        if not 0.0 <= self.corroboration_min <= 1.0:
+            problems.append("corroboration_min must be in [0, 1] (a signal strength)")
         if self.surprise_full <= self.surprise_floor:
             problems.append("surprise_full must exceed surprise_floor")
         if not (0 < self.dispersion_min <= self.dispersion_max):

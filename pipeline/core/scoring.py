@@ -195,19 +195,27 @@ def score(
     history_hours: float,
     cfg: DetectorConfig,
 ) -> Score:
-    """``novelty``: per short/mid/long window, see ``novelty_factor``."""
+    """``novelty``: per short/mid/long window, see ``novelty_factor``.
+
+    Caps (``Score.capped``): ``cold_start`` and ``positive_spike`` hold the score under warning,
+    ``not_negative`` under critical, ``short_window_only`` under warning when neither the mid nor
+    the long view carries negativity or volume evidence of at least ``corroboration_min``."""
     views = [short, mid, long]
-    d_vol = volume_signal(views, novelty, cfg)
+    # the mid and long views apart: they corroborate what the short view alone may show by chance
+    vol_slow = volume_signal([mid, long], novelty[1:], cfg)
+    d_vol = max(volume_signal([short], novelty[:1], cfg), vol_slow)
     if cfg.volume_only:
-        d_neg = d_vol
+        d_neg, neg_slow = d_vol, vol_slow
     else:
-        d_neg = negativity_signal(views, cfg)
+        neg_slow = negativity_signal([mid, long], cfg)
+        d_neg = max(negativity_signal([short], cfg), neg_slow)
     d_acc = novelty[0] * acceleration_signal(short, before, cfg) if d_vol > 0 else 0.0
     d_reach = reach_signal(mid.sums, cfg)
     d_new = 0.0 if cfg.volume_only else newcomer_signal(views, cfg)
     d_cat, d_surge, _ = category_signal(mid, usual_cats, cfg)
     if not cfg.volume_only and not positive_led(mid, cfg):
         d_neg = max(d_neg, d_surge)
+        neg_slow = max(neg_slow, d_surge)  # the category surge is a mid-window count
     spread = spread_factor(mid.sums, cfg)
     drivers = {
         "volume": spread * cfg.weight_volume * d_vol,
@@ -231,6 +239,10 @@ def score(
         total = cap
     else:
         capped = None
+    if total >= cfg.warning_threshold and max(neg_slow, vol_slow) < cfg.corroboration_min:
+        # a few surprising minutes stay in the short window for all of it, so they would confirm
+        # themselves in the lifecycle: warning needs the mid or long view to show it too
+        capped, total = "short_window_only", cfg.warning_threshold - 0.01
     signals = {
         "volume": d_vol,
         "negativity": d_neg,
