@@ -41,7 +41,7 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from pipeline.errors import BrokerError
+from pipeline.errors import BrokerError, ConfigError
 from pipeline.settings import Settings
 
 __all__ = [
@@ -797,6 +797,12 @@ def embedded_broker(settings: Settings, timeout: float = 90.0) -> Iterator[str]:
     if settings.bootstrap_servers:
         yield settings.bootstrap_servers
         return
+    if settings.security_protocol != "PLAINTEXT":
+        msg = (
+            f"EMBERWATCH_SECURITY_PROTOCOL={settings.security_protocol} needs "
+            "EMBERWATCH_BOOTSTRAP_SERVERS: the embedded broker listens in PLAINTEXT only"
+        )
+        raise ConfigError(msg)
     broker = LocalBroker.from_settings(settings)
     bootstrap = broker.start(timeout)
     try:

@@ -1,6 +1,6 @@
 """Security settings: which combinations start, and the client configs built from them.
 
-No broker here; tests/integration/test_security.py runs the same settings against a real one.
+No broker here; tests/integration/test_secure_listeners.py runs these settings against a real one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import ValidationError
 
 from pipeline import cli
-from pipeline.broker import Listener, _security_hint, render_server_properties
+from pipeline.broker import Listener, _security_hint, embedded_broker, render_server_properties
 from pipeline.errors import ConfigError
 from pipeline.security import check_tls, faust_credentials, kafka_python_config, ssl_context
 from pipeline.settings import Settings
@@ -199,6 +199,16 @@ def test_a_file_that_is_no_ca_is_a_config_error(tmp_path: Path) -> None:
     junk.write_text("not a certificate\n", encoding="ascii")
     with pytest.raises(ConfigError, match="EMBERWATCH_SSL_CAFILE"):
         ssl_context(Settings(security_protocol="SSL", ssl_cafile=junk))
+
+
+def test_the_embedded_broker_is_not_started_for_a_secured_client(tmp_path: Path) -> None:
+    settings = Settings(security_protocol="SSL", state_dir=tmp_path)
+    with (
+        pytest.raises(ConfigError, match="needs EMBERWATCH_BOOTSTRAP_SERVERS"),
+        embedded_broker(settings),
+    ):
+        pass
+    assert not (tmp_path / "broker").exists()
 
 
 def test_check_tls_does_nothing_without_tls() -> None:
