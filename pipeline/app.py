@@ -7,7 +7,6 @@ the ``Settings`` passed in, so tests run workers on fresh topic names against a 
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pipeline.catalog import BrandCatalog
 from pipeline.detection import LiveDetection, config_resolver
 from pipeline.metrics import Metrics
 from pipeline.processing import Ingestor
+from pipeline.security import faust_credentials
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,23 +54,6 @@ def load_catalog(settings: Settings) -> BrandCatalog:
     return BrandCatalog.load(settings.brands_path, strict=settings.catalog_strict)
 
 
-def _credentials(settings: Settings) -> Any:
-    """Faust broker credentials for SASL and/or TLS; None for PLAINTEXT."""
-    if settings.security_protocol == "PLAINTEXT":
-        return None
-    ssl_context = (
-        ssl.create_default_context() if settings.security_protocol.endswith("SSL") else None
-    )
-    if settings.security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value() if settings.sasl_password else None,
-            mechanism=settings.sasl_mechanism or "PLAIN",
-            ssl_context=ssl_context,
-        )
-    return faust.SSLCredentials(ssl_context)
-
-
 def build_app(
     settings: Settings,
     bootstrap: str,
@@ -86,7 +69,7 @@ def build_app(
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
-        broker_credentials=_credentials(settings),
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(datadir),
         key_serializer="raw",

@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,12 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from pipeline.errors import BrokerError
+from pipeline.errors import BrokerError, ConfigError
 from pipeline.settings import Settings
 
 __all__ = [
     "BrokerStatus",
+    "Listener",
     "LocalBroker",
     "create_topics",
     "embedded_broker",
@@ -249,6 +250,23 @@ def _escape_property(value: str) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class Listener:
+    """An extra client listener of the broker, e.g. ``Listener("SASL", "SASL_PLAINTEXT", 9093)``.
+
+    Its settings (JAAS config, keystores) go in ``extra_properties`` under ``listener.name.<name
+    lowercased>.``. The PLAINTEXT listener stays: the broker talks to itself and is checked for
+    readiness on it, and the controller listener stays plaintext.
+    """
+
+    name: str
+    protocol: str
+    port: int
+
+
+_RESERVED_LISTENERS = frozenset({"PLAINTEXT", "CONTROLLER"})
+
+
 def render_server_properties(
     *,
     port: int,
@@ -256,17 +274,31 @@ def render_server_properties(
     data_dir: Path,
     node_id: int = NODE_ID,
     num_partitions: int = 4,
+    extra_listeners: Sequence[Listener] = (),
+    extra_properties: Mapping[str, str] | None = None,
 ) -> str:
-    """The ``server.properties`` of a single-node KRaft broker bound to 127.0.0.1 only."""
+    """The ``server.properties`` of a single-node KRaft broker bound to 127.0.0.1 only.
+
+    ``extra_listeners`` are added next to PLAINTEXT; ``extra_properties`` add keys (they may not
+    replace one rendered here).
+    """
+    listeners = [f"PLAINTEXT://{HOST}:{port}"]
+    protocol_map = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
+    for listener in extra_listeners:
+        if listener.name in _RESERVED_LISTENERS or not re.fullmatch(r"[A-Z_]+", listener.name):
+            msg = f"listener name {listener.name!r}: A-Z and _, not PLAINTEXT or CONTROLLER"
+            raise ValueError(msg)
+        listeners.append(f"{listener.name}://{HOST}:{listener.port}")
+        protocol_map.append(f"{listener.name}:{listener.protocol}")
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": node_id,
         "controller.quorum.voters": f"{node_id}@{HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+        "listeners": ",".join([*listeners, f"CONTROLLER://{HOST}:{controller_port}"]),
+        "advertised.listeners": ",".join(listeners),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocol_map),
         "log.dirs": str(data_dir),
         # topics
         "auto.create.topics.enable": "true",
@@ -290,6 +322,11 @@ def render_server_properties(
         "log.cleaner.dedupe.buffer.size": 32 * 1024 * 1024,  # default 128 MB comes off the heap
         "delete.topic.enable": "true",
     }
+    for key, value in (extra_properties or {}).items():
+        if key in props:
+            msg = f"extra broker property {key!r} would replace a rendered one"
+            raise ValueError(msg)
+        props[key] = value
     lines = ["# Rendered by pipeline/broker.py on every start; edits are overwritten."]
     lines.extend(f"{key}={_escape_property(str(value))}" for key, value in props.items())
     return "\n".join(lines) + "\n"
@@ -354,13 +391,21 @@ class LocalBroker:
         port: int = 0,
         heap_mb: int = 512,
         num_partitions: int = 4,
+        extra_listeners: Sequence[Listener] = (),
+        extra_properties: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
     ) -> None:
+        """``extra_listeners``/``extra_properties`` go to :func:`render_server_properties`;
+        ``format_args`` to the first storage format (e.g. ``--add-scram`` credentials)."""
         self.broker_dir = broker_dir.resolve()
         self.libs_dir = libs_dir.expanduser().resolve()
         self.pom = pom.resolve()
         self.port = port
         self.heap_mb = heap_mb
         self.num_partitions = num_partitions
+        self.extra_listeners = tuple(extra_listeners)
+        self.extra_properties = dict(extra_properties or {})
+        self.format_args = tuple(format_args)
         self.started_here = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_offsets: dict[Path, int] = {}
@@ -495,6 +540,8 @@ class LocalBroker:
                 controller_port=controller_port,
                 data_dir=self.data_dir,
                 num_partitions=self.num_partitions,
+                extra_listeners=self.extra_listeners,
+                extra_properties=self.extra_properties,
             ),
             encoding="latin-1",
         )
@@ -578,7 +625,7 @@ class LocalBroker:
             self.cluster_id_file.write_text(cluster_id + "\n", encoding="ascii")
         argv = self._java_argv(
             java, _STORAGE_TOOL, "format", "-t", cluster_id,
-            "-c", str(self.properties_file), "--ignore-formatted",
+            "-c", str(self.properties_file), "--ignore-formatted", *self.format_args,
         )  # fmt: skip
         logger.info("formatting Kafka storage in %s (cluster id %s)", self.data_dir, cluster_id)
         try:
@@ -707,6 +754,30 @@ def _admin(bootstrap: str, timeout: float, client_config: Mapping[str, Any] | No
     )
 
 
+def _security_hint(client_config: Mapping[str, Any] | None) -> str:
+    """What to check when a secured connection fails.
+
+    kafka-python 3.0.12 drops the broker's SaslAuthenticate error (sent just before the broker
+    closes the connection) and reports a lost connection, so a refused login is named here.
+    """
+    config = client_config or {}
+    hints = []
+    if config.get("sasl_mechanism"):
+        hints.append(
+            f"if the broker refused SASL {config['sasl_mechanism']} authentication for "
+            f"{config.get('sasl_plain_username')!r} (its log says 'Failed authentication'), check "
+            "EMBERWATCH_SASL_USERNAME, EMBERWATCH_SASL_PASSWORD and EMBERWATCH_SASL_MECHANISM"
+        )
+    if config.get("ssl_context") is not None:
+        hints.append(
+            "for TLS errors see the log above; check EMBERWATCH_SSL_CAFILE and the client "
+            "certificate (EMBERWATCH_SSL_CERTFILE/KEYFILE)"
+        )
+    if config.get("security_protocol") and not hints:
+        hints.append(f"security protocol {config['security_protocol']}")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
 def _metadata_ready(bootstrap: str, timeout: float) -> bool:
     admin = _admin(bootstrap, timeout, None)
     try:
@@ -726,6 +797,12 @@ def embedded_broker(settings: Settings, timeout: float = 90.0) -> Iterator[str]:
     if settings.bootstrap_servers:
         yield settings.bootstrap_servers
         return
+    if settings.security_protocol != "PLAINTEXT":
+        msg = (
+            f"EMBERWATCH_SECURITY_PROTOCOL={settings.security_protocol} needs "
+            "EMBERWATCH_BOOTSTRAP_SERVERS: the embedded broker listens in PLAINTEXT only"
+        )
+        raise ConfigError(msg)
     broker = LocalBroker.from_settings(settings)
     bootstrap = broker.start(timeout)
     try:
@@ -763,7 +840,7 @@ def create_topics(
     try:
         admin = _admin(bootstrap, timeout, client_config)
     except KafkaError as exc:
-        msg = f"cannot reach Kafka at {bootstrap}: {exc}"
+        msg = f"cannot reach Kafka at {bootstrap}: {exc}{_security_hint(client_config)}"
         raise BrokerError(msg) from exc
     try:
         result = admin.create_topics(spec, timeout_ms=int(timeout * 1000), raise_errors=False)
@@ -778,7 +855,7 @@ def create_topics(
             raise BrokerError(msg)
         admin.wait_for_topics(names, timeout_ms=int(timeout * 1000))
     except KafkaError as exc:
-        msg = f"creating topics {names} on {bootstrap} failed: {exc}"
+        msg = f"creating topics {names} on {bootstrap} failed: {exc}{_security_hint(client_config)}"
         raise BrokerError(msg) from exc
     finally:
         admin.close()

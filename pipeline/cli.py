@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import orjson
+from pydantic import ValidationError
 
 from pipeline.errors import EmberwatchError
 from pipeline.settings import Settings
@@ -43,14 +44,15 @@ DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 
 def ensure_topics(settings: Settings, bootstrap: str) -> None:
     from pipeline.broker import create_topics
-    from pipeline.tools import security_config
+    from pipeline.security import check_tls, kafka_python_config
 
+    check_tls(settings, bootstrap)
     create_topics(
         bootstrap,
         [settings.topic_raw, settings.topic_classified, settings.topic_alerts],
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
-        client_config=security_config(settings),
+        client_config=kafka_python_config(settings),
     )
     # A dead letter carries the original bytes (base64 and text): room for the largest raw message.
     create_topics(
@@ -59,7 +61,7 @@ def ensure_topics(settings: Settings, bootstrap: str) -> None:
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
         configs={"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
-        client_config=security_config(settings),
+        client_config=kafka_python_config(settings),
     )
 
 
@@ -329,11 +331,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_errors(exc: ValidationError) -> str:
+    """Pydantic's errors as one line per problem, named by their environment variable."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        names = [str(part) for part in error["loc"]]
+        where = f"EMBERWATCH_{'_'.join(names).upper()}: " if names else ""
+        problems.append(where + error["msg"].removeprefix("Value error, "))
+    return "; ".join(problems)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:
         settings = Settings()
+    except ValidationError as exc:
+        print(f"emberwatch: invalid settings: {settings_errors(exc)}", file=sys.stderr)
+        return 2
+    try:
         code: int = args.func(args, settings)
     except EmberwatchError as exc:
         print(f"emberwatch: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.backtest import read_lines
 from pipeline.errors import ConfigError, RecordError
 from pipeline.records import parse_timestamp
+from pipeline.security import kafka_python_config
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,21 +24,7 @@ logger = logging.getLogger(__name__)
 
 def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
     """kafka-python connection settings, including TLS/SASL when configured."""
-    return {"bootstrap_servers": bootstrap.split(","), **security_config(settings)}
-
-
-def security_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python TLS/SASL settings (empty for PLAINTEXT)."""
-    config: dict[str, Any] = {}
-    if settings.security_protocol != "PLAINTEXT":
-        config["security_protocol"] = settings.security_protocol
-    if settings.sasl_mechanism:
-        config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
-    return config
+    return {"bootstrap_servers": bootstrap.split(","), **kafka_python_config(settings)}
 
 
 def topic_partition_count(settings: Settings, bootstrap: str, topic: str) -> int:
