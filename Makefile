@@ -12,10 +12,10 @@ JARS_STAMP := $(VENV)/.kafka-jars
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-system-deps: ## install Java and Maven from Debian if they are missing
-	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
-	  echo "installing Java 17 and Maven (Debian packages)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; \
+system-deps: ## install Java, Maven and openssl (TLS tests) from Debian if they are missing
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null || ! command -v openssl >/dev/null; then \
+	  echo "installing Java 17, Maven and openssl (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven openssl; \
 	fi
 
 $(STAMP): pyproject.toml constraints.txt
