@@ -787,6 +787,16 @@ def _metadata_ready(bootstrap: str, timeout: float) -> bool:
     return bool(cluster.get("brokers"))
 
 
+def require_plaintext_client(settings: Settings) -> None:
+    """``ConfigError`` when clients are set up for TLS/SASL but would talk to the embedded broker."""
+    if settings.security_protocol != "PLAINTEXT":
+        msg = (
+            f"EMBERWATCH_SECURITY_PROTOCOL={settings.security_protocol} needs "
+            "EMBERWATCH_BOOTSTRAP_SERVERS: the embedded broker listens in PLAINTEXT only"
+        )
+        raise ConfigError(msg)
+
+
 @contextlib.contextmanager
 def embedded_broker(settings: Settings, timeout: float = 90.0) -> Iterator[str]:
     """Yield a bootstrap: the configured one, or that of the embedded broker.
@@ -797,12 +807,7 @@ def embedded_broker(settings: Settings, timeout: float = 90.0) -> Iterator[str]:
     if settings.bootstrap_servers:
         yield settings.bootstrap_servers
         return
-    if settings.security_protocol != "PLAINTEXT":
-        msg = (
-            f"EMBERWATCH_SECURITY_PROTOCOL={settings.security_protocol} needs "
-            "EMBERWATCH_BOOTSTRAP_SERVERS: the embedded broker listens in PLAINTEXT only"
-        )
-        raise ConfigError(msg)
+    require_plaintext_client(settings)
     broker = LocalBroker.from_settings(settings)
     bootstrap = broker.start(timeout)
     try:

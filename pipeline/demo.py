@@ -20,7 +20,12 @@ from typing import Any
 
 import orjson
 
-from pipeline.broker import LocalBroker, embedded_broker, pick_free_port
+from pipeline.broker import (
+    LocalBroker,
+    embedded_broker,
+    pick_free_port,
+    require_plaintext_client,
+)
 from pipeline.records import format_time
 from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_stream
 from pipeline.settings import Settings
@@ -77,6 +82,7 @@ def run_demo(base: Settings, *, keep_running: bool = False) -> int:
 
     with ExitStack() as stack:
         if keep_running and settings.embedded_broker:
+            require_plaintext_client(settings)
             bootstrap = LocalBroker.from_settings(settings).start()
         else:
             bootstrap = stack.enter_context(embedded_broker(settings))

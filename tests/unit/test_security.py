@@ -330,3 +330,14 @@ def test_extra_listeners_cannot_replace_the_built_in_ones(tmp_path: Path) -> Non
         render_server_properties(
             port=1, controller_port=2, data_dir=tmp_path, extra_properties={"listeners": "x"}
         )
+
+
+def test_demo_keep_running_does_not_start_the_embedded_broker_for_a_secured_client(
+    tmp_path: Path,
+) -> None:
+    from pipeline.demo import run_demo
+
+    settings = Settings(security_protocol="SSL", state_dir=tmp_path)
+    with pytest.raises(ConfigError, match="needs EMBERWATCH_BOOTSTRAP_SERVERS"):
+        run_demo(settings, keep_running=True)
+    assert not (tmp_path / "broker").exists()
