@@ -1,6 +1,6 @@
 """Crisis scenarios built from real data: emberwatch vs a naive hourly 3-sigma detector.
 
-    .venv/bin/python benchmarks/bench_scenarios.py [--data-dir ../shared/data] [--seed 1]
+    .venv/bin/python benchmarks/bench_scenarios.py [--data-dir ../shared/data] [--seed 1[,2,...]]
 
 Background streams re-time real brand tweets (airline-tweets, apple-twitter-sentiment-dfe,
 sanders-brand-tweets) with a daily cycle taken from the airline tweets' local hours and a lighter
@@ -467,29 +467,27 @@ def evaluate(scenarios: Sequence[Scenario], alarms: dict[str, list[tuple[int, st
     return res
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Settings().data_dir)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--verbose", action="store_true", help="one line per crisis")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="detector override"
-    )
-    args = parser.parse_args(argv)
-    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    t0 = time.monotonic()
-    scenarios, sent = build(args.data_dir, args.seed)
-    n = sum(len(sc.mentions) for sc in scenarios)
-    t1 = time.monotonic()
-    ours = evaluate(scenarios, run_emberwatch(scenarios, overrides))
-    t2 = time.monotonic()
-    naive = evaluate(scenarios, run_naive(scenarios))
+def pooled(results: Sequence[Result]) -> Result:
+    """Several seeds' results as one: counts summed, times pooled, benign warnings per seed."""
+    out = Result()
+    for seed, r in enumerate(results, 1):
+        out.detected += r.detected
+        out.crises += r.crises
+        out.ttd += r.ttd
+        out.lead += r.lead
+        out.false_alarms += r.false_alarms
+        out.brand_days += r.brand_days
+        out.benign_warned += (
+            [f"{w}@{seed}" for w in r.benign_warned] if len(results) > 1 else r.benign_warned
+        )
+        out.rows += r.rows
+    return out
 
+
+def print_table(ours: Result, naive: Result) -> None:
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.1f}" if xs else "-"
 
-    print(f"{len(scenarios)} brands, {n} mentions over {DAYS} days; sentiment: {sent.source}")
-    print(f"build {t1 - t0:.1f} s, emberwatch {t2 - t1:.1f} s\n")
     print(f"{'':<44}{'emberwatch':>12}{'naive 3-sigma':>15}")
     for label, a, b in [
         (
@@ -510,10 +508,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("benign scenarios with a warning (no crisis in that brand):")
     print(f"  emberwatch: {', '.join(ours.benign_warned) or 'none'}")
     print(f"  naive:      {', '.join(naive.benign_warned) or 'none'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Settings().data_dir)
+    parser.add_argument(
+        "--seed",
+        default="1",
+        help="random seed of the streams; several (e.g. 1,2,3,4) pool their results",
+    )
+    parser.add_argument("--verbose", action="store_true", help="one line per crisis")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="detector override"
+    )
+    args = parser.parse_args(argv)
+    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    seeds = [int(x) for x in str(args.seed).split(",")]
+    ours_all: list[Result] = []
+    naive_all: list[Result] = []
+    for seed in seeds:
+        t0 = time.monotonic()
+        scenarios, sent = build(args.data_dir, seed)
+        n = sum(len(sc.mentions) for sc in scenarios)
+        t1 = time.monotonic()
+        ours = evaluate(scenarios, run_emberwatch(scenarios, overrides))
+        t2 = time.monotonic()
+        naive = evaluate(scenarios, run_naive(scenarios))
+        ours_all.append(ours)
+        naive_all.append(naive)
+        print(
+            f"seed {seed}: {len(scenarios)} brands, {n} mentions over {DAYS} days; "
+            f"sentiment: {sent.source}; build {t1 - t0:.1f} s, emberwatch {t2 - t1:.1f} s"
+        )
+        if len(seeds) > 1:
+            ttd = f"{statistics.median(ours.ttd):.1f}" if ours.ttd else "-"
+            print(
+                f"  emberwatch {ours.detected}/{ours.crises} detected, median {ttd} min, "
+                f"{ours.false_alarms} false alarms, benign warned: "
+                f"{', '.join(ours.benign_warned) or 'none'}"
+            )
+    print()
+    if len(seeds) > 1:
+        print(f"pooled over seeds {', '.join(map(str, seeds))}:")
+    print_table(pooled(ours_all), pooled(naive_all))
     if args.verbose:
         print()
-        for ra, rb in zip(ours.rows, naive.rows, strict=True):
-            print(f"{ra:<48} | naive: {rb[22:]}")
+        for seed, ours, naive in zip(seeds, ours_all, naive_all, strict=True):
+            if len(seeds) > 1:
+                print(f"seed {seed}")
+            for ra, rb in zip(ours.rows, naive.rows, strict=True):
+                print(f"{ra:<48} | naive: {rb[22:]}")
     return 0
 
 

@@ -788,7 +788,7 @@ def _metadata_ready(bootstrap: str, timeout: float) -> bool:
 
 
 def require_plaintext_client(settings: Settings) -> None:
-    """``ConfigError`` when clients are set up for TLS/SASL but would talk to the embedded broker."""
+    """``ConfigError`` when clients are set up for TLS/SASL but would use the embedded broker."""
     if settings.security_protocol != "PLAINTEXT":
         msg = (
             f"EMBERWATCH_SECURITY_PROTOCOL={settings.security_protocol} needs "
