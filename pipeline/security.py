@@ -90,12 +90,18 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def check_tls(settings: Settings, bootstrap: str, timeout: float = 10.0) -> None:
-    """With TLS, shake hands with the first bootstrap server and explain a certificate it refuses.
+def check_tls(
+    settings: Settings, bootstrap: str, timeout: float = 10.0, alert_wait: float = 1.0
+) -> None:
+    """With TLS, shake hands with the first bootstrap server and explain a certificate refused.
 
-    The Kafka clients only log such a failure and then report that they could not bootstrap;
-    this names the broker's certificate and the CA file instead. An unreachable server is left
-    to the clients (they retry).
+    The Kafka clients only log such a failure and then report, after their bootstrap timeout,
+    that they could not bootstrap; this names the certificate and the settings to check instead:
+    the broker's certificate against the CA file, and the client certificate against a listener
+    that requires one. Under TLS 1.3 the server judges the client certificate after the
+    handshake, so its refusal is an alert read within ``alert_wait`` seconds (a server that
+    accepted it just waits for a Kafka request). An unreachable server is left to the clients
+    (they retry).
     """
     context = ssl_context(settings)
     if context is None:
@@ -105,8 +111,23 @@ def check_tls(settings: Settings, bootstrap: str, timeout: float = 10.0) -> None
     try:
         with (
             socket.create_connection((host, int(port)), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=host),
+            context.wrap_socket(raw, server_hostname=host) as tls,
         ):
+            tls.settimeout(alert_wait)
+            try:
+                tls.recv(1)
+            except TimeoutError:
+                return
+            except ssl.SSLError as exc:
+                if "CERTIFICATE" not in str(exc.reason or exc).upper():
+                    return
+                shown = settings.ssl_certfile or "(unset: none shown)"
+                msg = (
+                    f"TLS: the Kafka broker at {host}:{port} refused the client certificate "
+                    f"(EMBERWATCH_SSL_CERTFILE={shown}; check EMBERWATCH_SSL_CERTFILE/KEYFILE "
+                    f"and that the broker trusts its CA): {exc.reason or exc}"
+                )
+                raise ConfigError(msg) from exc
             return
     except ssl.SSLCertVerificationError as exc:
         cafile = settings.ssl_cafile or "(unset: the system CAs)"

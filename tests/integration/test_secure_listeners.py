@@ -413,3 +413,22 @@ def test_a_broker_certificate_from_another_ca_is_refused(
     started = time.monotonic()
     result = cli("topics", env=env, timeout=120)
     assert_fails_clearly(result, started, "certificate verify failed", "certificate")
+
+
+def test_a_client_without_a_certificate_is_refused_by_a_mutual_tls_listener(
+    secure_broker: SecureBroker,
+    fresh_env: Callable[..., dict[str, str]],
+    cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    """The listener requires a client certificate: without EMBERWATCH_SSL_CERTFILE the tools
+    fail at once (not after the clients' bootstrap timeout) with exit code 2, naming it."""
+    env = fresh_env(
+        secure_broker.mtls,
+        EMBERWATCH_SECURITY_PROTOCOL="SSL",
+        EMBERWATCH_SSL_CAFILE=str(secure_broker.pki.ca),
+    )
+    started = time.monotonic()
+    result = cli("topics", env=env, timeout=120)
+    assert_fails_clearly(result, started, "refused the client certificate")
+    assert "EMBERWATCH_SSL_CERTFILE" in result.stderr
+    assert time.monotonic() - started < 20  # the clients alone take about 30 s to give up
