@@ -44,9 +44,10 @@ DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 
 def ensure_topics(settings: Settings, bootstrap: str) -> None:
     from pipeline.broker import create_topics
-    from pipeline.security import check_tls, kafka_python_config
+    from pipeline.security import check_sasl, check_tls, kafka_python_config
 
     check_tls(settings, bootstrap)
+    check_sasl(settings, bootstrap)
     create_topics(
         bootstrap,
         [settings.topic_raw, settings.topic_classified, settings.topic_alerts],

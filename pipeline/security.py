@@ -8,6 +8,7 @@ differ between them.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
-__all__ = ["check_tls", "faust_credentials", "kafka_python_config", "ssl_context"]
+__all__ = ["check_sasl", "check_tls", "faust_credentials", "kafka_python_config", "ssl_context"]
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -138,3 +139,67 @@ def check_tls(
         raise ConfigError(msg) from exc
     except (OSError, ValueError):
         return  # refused, unreachable or a malformed address: the clients report it
+
+
+def _auth_failure(exc: BaseException) -> BaseException | None:
+    """The SASL authentication error in an exception chain, if there is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        name = type(seen).__name__
+        if "Authentication" in name or "authentication failed" in str(seen).lower():
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def check_sasl(settings: Settings, bootstrap: str, timeout: float = 15.0) -> None:
+    """With SASL, log in once to the first bootstrap server and explain a refused login.
+
+    The Kafka clients only log a refused login, retry it, and report after their bootstrap
+    timeout (about 30 s) that the cluster is unreachable; this fails at once with the broker's
+    reason and the settings to check. Anything but a refused login (an unreachable server, a
+    timeout) is left to the clients. Skipped inside a running event loop.
+    """
+    if not settings.uses_sasl:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return
+    from aiokafka.conn import create_conn
+
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    host = host.strip("[]")
+
+    async def log_in() -> None:
+        # one connection to the first bootstrap server: create_conn raises the broker's refusal
+        # itself (the client's bootstrap only logs it and reports the cluster unreachable)
+        conn = await asyncio.wait_for(
+            create_conn(
+                host,
+                int(port),
+                request_timeout_ms=int(timeout * 1000),
+                ssl_context=ssl_context(settings),
+                security_protocol=settings.security_protocol,
+                sasl_mechanism=settings.sasl_mechanism,
+                sasl_plain_username=settings.sasl_username,
+                sasl_plain_password=_sasl_password(settings),
+            ),
+            timeout,
+        )
+        conn.close()
+
+    try:
+        asyncio.run(log_in())
+    except Exception as exc:
+        refused = _auth_failure(exc)
+        if refused is None:
+            return
+        msg = (
+            f"SASL {settings.sasl_mechanism} login as {settings.sasl_username!r} refused by the "
+            f"Kafka broker at {bootstrap} (check EMBERWATCH_SASL_USERNAME, "
+            f"EMBERWATCH_SASL_PASSWORD and EMBERWATCH_SASL_MECHANISM): {refused}"
+        )
+        raise ConfigError(msg) from exc

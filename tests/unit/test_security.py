@@ -16,9 +16,22 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import ValidationError
 
 from pipeline import cli
-from pipeline.broker import Listener, _security_hint, embedded_broker, render_server_properties
+from pipeline.broker import (
+    Listener,
+    _security_hint,
+    embedded_broker,
+    pick_free_port,
+    render_server_properties,
+)
 from pipeline.errors import ConfigError
-from pipeline.security import check_tls, faust_credentials, kafka_python_config, ssl_context
+from pipeline.security import (
+    _auth_failure,
+    check_sasl,
+    check_tls,
+    faust_credentials,
+    kafka_python_config,
+    ssl_context,
+)
 from pipeline.settings import Settings
 
 TLS = Path(__file__).resolve().parent / "data" / "tls"
@@ -341,3 +354,19 @@ def test_demo_keep_running_does_not_start_the_embedded_broker_for_a_secured_clie
     with pytest.raises(ConfigError, match="needs EMBERWATCH_BOOTSTRAP_SERVERS"):
         run_demo(settings, keep_running=True)
     assert not (tmp_path / "broker").exists()
+
+
+def test_check_sasl_leaves_anything_but_a_refused_login_to_the_clients() -> None:
+    check_sasl(Settings(), "127.0.0.1:1")  # PLAINTEXT: nothing to check
+    closed = pick_free_port()
+    check_sasl(sasl(), f"127.0.0.1:{closed}", timeout=2.0)  # refused connection: not a login
+
+
+def test_a_refused_login_is_found_anywhere_in_the_exception_chain() -> None:
+    class SaslAuthenticationFailed(Exception):
+        pass
+
+    outer = ConnectionError("bootstrap failed")
+    outer.__cause__ = SaslAuthenticationFailed("Authentication failed: Invalid password")
+    assert _auth_failure(outer) is outer.__cause__
+    assert _auth_failure(ConnectionError("connection refused")) is None
