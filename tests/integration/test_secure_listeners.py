@@ -7,7 +7,7 @@ uses for itself and for the readiness check; the controller listener stays plain
   (credentials written into the KRaft metadata when the storage is formatted);
 - ``MTLS``: SSL with a broker certificate signed by a CA made for the test, client certificate
   required;
-- ``SASLSSL``: SASL_SSL (PLAIN) with the same broker certificate.
+- ``SASLSSL``: SASL_SSL (PLAIN and SCRAM) with the same broker certificate.
 
 The CA, keys and keystores are made here with ``openssl`` and the JDK's ``keytool``.
 """
@@ -218,6 +218,29 @@ def mtls_env(pki: Pki) -> dict[str, str]:
     }
 
 
+def sasl_ssl_env(pki: Pki, mechanism: str = "PLAIN") -> dict[str, str]:
+    return dict(
+        sasl_env(mechanism),
+        EMBERWATCH_SECURITY_PROTOCOL="SASL_SSL",
+        EMBERWATCH_SSL_CAFILE=str(pki.ca),
+    )
+
+
+def assert_worker_classifies(bootstrap: str, settings: Settings, worker: Any, path: Path) -> None:
+    """20 mentions replayed through ``bootstrap`` all come out of the worker classified."""
+    replay(small_stream(path), settings, bootstrap, speed=None)
+    worker.wait_for(
+        lambda: worker.total("emberwatch_mentions_classified_total") >= 20,
+        120,
+        "classification",
+    )
+    classified = list(
+        consume(settings, bootstrap, settings.topic_classified, from_beginning=True, timeout=5)
+    )
+    ids = {m["i"] for v in classified for m in orjson.loads(v).get("mentions", [])}
+    assert ids == {str(i) for i in range(20)}
+
+
 def small_stream(path: Path, n: int = 20) -> Path:
     path.write_bytes(
         b"".join(
@@ -351,25 +374,24 @@ def test_worker_through_mutual_tls_with_a_private_ca(
     """The client verifies the broker with EMBERWATCH_SSL_CAFILE and shows its own certificate
     (the listener requires one): the tools and a worker classify mentions through it."""
     env = fresh_env(secure_broker.mtls, **mtls_env(secure_broker.pki))
-    settings = settings_for(env)
-    worker = worker_factory(env)
-    replay(small_stream(tmp_path / "m.jsonl"), settings, secure_broker.mtls, speed=None)
-    worker.wait_for(
-        lambda: worker.total("emberwatch_mentions_classified_total") >= 20,
-        120,
-        "classification",
+    assert_worker_classifies(
+        secure_broker.mtls, settings_for(env), worker_factory(env), tmp_path / "m.jsonl"
     )
-    classified = list(
-        consume(
-            settings,
-            secure_broker.mtls,
-            settings.topic_classified,
-            from_beginning=True,
-            timeout=5,
-        )
+
+
+def test_worker_through_sasl_ssl(
+    secure_broker: SecureBroker,
+    fresh_env: Callable[..., dict[str, str]],
+    worker_factory: Callable[[dict[str, str]], Any],
+    settings_for: Callable[[dict[str, str]], Settings],
+    tmp_path: Path,
+) -> None:
+    """SCRAM-SHA-512 over TLS (the broker verified with EMBERWATCH_SSL_CAFILE): the tools and a
+    worker classify mentions through it."""
+    env = fresh_env(secure_broker.sasl_ssl, **sasl_ssl_env(secure_broker.pki, "SCRAM-SHA-512"))
+    assert_worker_classifies(
+        secure_broker.sasl_ssl, settings_for(env), worker_factory(env), tmp_path / "m.jsonl"
     )
-    ids = {m["i"] for v in classified for m in orjson.loads(v).get("mentions", [])}
-    assert ids == {str(i) for i in range(20)}
 
 
 def test_tools_through_sasl_ssl(
@@ -379,14 +401,7 @@ def test_tools_through_sasl_ssl(
     cli: Callable[..., subprocess.CompletedProcess[str]],
     tmp_path: Path,
 ) -> None:
-    env = fresh_env(
-        secure_broker.sasl_ssl,
-        **dict(
-            sasl_env(),
-            EMBERWATCH_SECURITY_PROTOCOL="SASL_SSL",
-            EMBERWATCH_SSL_CAFILE=str(secure_broker.pki.ca),
-        ),
-    )
+    env = fresh_env(secure_broker.sasl_ssl, **sasl_ssl_env(secure_broker.pki))
     settings = settings_for(env)
     result = cli("replay", str(small_stream(tmp_path / "m.jsonl")), env=env, timeout=120)
     assert result.returncode == 0, result.stderr
