@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pipeline.delivery import Output, deliver, deliver_in_phases
-from pipeline.processing import RawMessage, encode_classified_chunks
+from pipeline.processing import IdlePartitions, RawMessage, encode_classified_chunks
 from pipeline.records import SourceCoordinates, dead_letter
 
 if TYPE_CHECKING:
@@ -34,8 +34,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     # watermark is the minimum over raw partitions (see pipeline.detection.LiveDetection).
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
     progress_sent: dict[int, float] = {}
-    last_seen: dict[int, float] = {}
-    started_at = time.monotonic()
+    quiet = IdlePartitions(settings.idle_partition_seconds)
 
     def progress(part: int, newest: float, *, idle: bool = False) -> list[Output]:
         if newest <= progress_sent.get(part, float("-inf")):
@@ -59,17 +58,16 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         if not progress_sent:
             return
         newest = max(progress_sent.values())
-        now = time.monotonic()
-        for tp in sorted(app.consumer.assignment()):
-            if tp.topic != settings.topic_raw:
-                continue
-            if now - last_seen.get(tp.partition, started_at) >= settings.idle_partition_seconds:
-                # nothing is acked on these: at shutdown they may simply be dropped
-                await deliver(
-                    progress(tp.partition, newest, idle=True),
-                    on_retry=metrics.count_delivery_retries,
-                    on_cancel=lambda _n: None,
-                )
+        assigned = [
+            tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_raw
+        ]
+        for part in quiet.idle(assigned):
+            # nothing is acked on these: at shutdown they may simply be dropped
+            await deliver(
+                progress(part, newest, idle=True),
+                on_retry=metrics.count_delivery_retries,
+                on_cancel=lambda _n: None,
+            )
 
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -78,6 +76,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             settings.ingest_batch_size, within=settings.ingest_batch_seconds
         ):
             started = time.perf_counter()
+            # seen when taken, not once processed: a long batch must not make its partitions idle
+            quiet.seen(event.message.partition for event in events)
             batch = [
                 RawMessage(
                     value=event.value
@@ -145,8 +145,6 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 label = metrics.brand_label(brand)
                 for mention in mentions:
                     metrics.brand_mentions.labels(brand=label, label=mention.label).inc()
-            for event in events:
-                last_seen[event.message.partition] = time.monotonic()
             metrics.ingested.inc(len(batch))
             metrics.classified.inc(result.classified)
             metrics.unmatched.inc(result.unmatched)

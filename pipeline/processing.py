@@ -8,7 +8,8 @@ writes it to files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -275,3 +276,40 @@ def decode_classified(raw: bytes) -> tuple[str, float | None, list[ScoredMention
         msg = f"not a classified micro-batch: {exc}"
         raise RecordError("invalid_json", msg) from exc
     return brand, obj.get("arrived_at"), mentions
+
+
+class IdlePartitions:
+    """Which raw partitions have gone quiet while others kept delivering (wall clock).
+
+    A quiet partition must not hold the event-time watermark back for ever (Flink's idle-source
+    rule), but a partition is only idle once input has been flowing: its silence is measured
+    from its own last input or, if it has had none, from the worker's first input on any
+    partition. Measured from the worker's start instead, every partition whose backlog is not
+    fetched yet would count as idle on the first batch after a slow start (the watermark would
+    then jump to that batch's newest event, and the rest of the backlog would arrive late).
+    """
+
+    def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle_seconds = idle_seconds
+        self._clock = clock
+        self._first_input: float | None = None
+        self._last_seen: dict[int, float] = {}
+
+    def seen(self, partitions: Iterable[int]) -> None:
+        """Input arrived on these partitions now."""
+        now = self._clock()
+        for part in partitions:
+            if self._first_input is None:
+                self._first_input = now
+            self._last_seen[part] = now
+
+    def idle(self, assigned: Iterable[int]) -> list[int]:
+        """The assigned partitions silent for ``idle_seconds`` while input has been flowing."""
+        if self._first_input is None:
+            return []
+        now = self._clock()
+        return sorted(
+            part
+            for part in set(assigned)
+            if now - self._last_seen.get(part, self._first_input) >= self.idle_seconds
+        )

@@ -7,6 +7,7 @@ from fakes import KeywordClassifier
 from pipeline.catalog import BrandCatalog
 from pipeline.errors import ConfigError
 from pipeline.processing import (
+    IdlePartitions,
     Ingestor,
     RawMessage,
     decode_classified,
@@ -113,3 +114,36 @@ def test_brand_lexicon_with_unknown_category_is_a_config_error() -> None:
     )
     with pytest.raises(ConfigError, match=r"acme.*weather"):
         Ingestor(catalog, KeywordClassifier(), max_message_bytes=10_000, max_text_chars=500)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_no_partition_is_idle_before_any_input_however_long_the_start_took() -> None:
+    clock = FakeClock()
+    quiet = IdlePartitions(30.0, clock)
+    clock.now += 600
+    assert quiet.idle([0, 1, 2, 3]) == []
+    # the first batch comes from partition 0 only: the others' backlog is not idle yet
+    quiet.seen([0])
+    assert quiet.idle([0, 1, 2, 3]) == []
+    clock.now += 29
+    assert quiet.idle([0, 1, 2, 3]) == []
+
+
+def test_a_partition_silent_while_others_deliver_becomes_idle_and_wakes_up_with_input() -> None:
+    clock = FakeClock()
+    quiet = IdlePartitions(30.0, clock)
+    quiet.seen([0, 1])
+    clock.now += 20
+    quiet.seen([0])
+    clock.now += 10
+    assert quiet.idle([0, 1, 2]) == [1, 2]  # 1 since its last input, 2 since the first input
+    quiet.seen([2, 2])
+    assert quiet.idle([0, 1, 2]) == [1]
+    assert quiet.idle([0, 2]) == []  # only assigned partitions are reported
