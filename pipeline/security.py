@@ -91,6 +91,13 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def _first_server(bootstrap: str) -> tuple[str, int] | None:
+    """Host and port of the first ``host:port`` in a bootstrap list (IPv6 brackets removed);
+    None when malformed (the clients report that)."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    return (host.strip("[]"), int(port)) if port.isdigit() else None
+
+
 def check_tls(
     settings: Settings, bootstrap: str, timeout: float = 10.0, alert_wait: float = 1.0
 ) -> None:
@@ -107,11 +114,13 @@ def check_tls(
     context = ssl_context(settings)
     if context is None:
         return
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    host = host.strip("[]")
+    server = _first_server(bootstrap)
+    if server is None:
+        return
+    host, port = server
     try:
         with (
-            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            socket.create_connection((host, port), timeout=timeout) as raw,
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             tls.settimeout(alert_wait)
@@ -170,8 +179,10 @@ def check_sasl(settings: Settings, bootstrap: str, timeout: float = 15.0) -> Non
         return
     from aiokafka.conn import create_conn
 
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    host = host.strip("[]")
+    server = _first_server(bootstrap)
+    if server is None:
+        return
+    host, port = server
 
     async def log_in() -> None:
         # one connection to the first bootstrap server: create_conn raises the broker's refusal
@@ -179,7 +190,7 @@ def check_sasl(settings: Settings, bootstrap: str, timeout: float = 15.0) -> Non
         conn = await asyncio.wait_for(
             create_conn(
                 host,
-                int(port),
+                port,
                 request_timeout_ms=int(timeout * 1000),
                 ssl_context=ssl_context(settings),
                 security_protocol=settings.security_protocol,

@@ -18,6 +18,26 @@ from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_str
 from pipeline.tools import consume, replay
 
 
+def small_stream(path: Path, n: int = 20) -> Path:
+    """``n`` one-brand mentions (ids 0 .. n-1), one second apart."""
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "id": str(i),
+                    "source": "t",
+                    "created_at": f"2026-05-01T10:00:{i:02d}Z",
+                    "text": "the app is down again",
+                    "brand": "acme",
+                }
+            )
+            + b"\n"
+            for i in range(n)
+        )
+    )
+    return path
+
+
 def with_trailer(path: Path) -> int:
     """Append, for every brand, mentions at one time well after the stream's end.
 
@@ -276,22 +296,7 @@ def test_undelivered_outputs_are_never_acked(
         configs={"max.message.bytes": "64"},
     )
     n = 30
-    path = tmp_path / "m.jsonl"
-    path.write_bytes(
-        b"".join(
-            orjson.dumps(
-                {
-                    "id": str(i),
-                    "source": "t",
-                    "created_at": f"2026-05-01T10:00:{i:02d}Z",
-                    "text": "the app is down again",
-                    "brand": "acme",
-                }
-            )
-            + b"\n"
-            for i in range(n)
-        )
-    )
+    path = small_stream(tmp_path / "m.jsonl", n)
     worker = worker_factory(env)
     replay(path, settings, kafka_bootstrap, speed=None)
     worker.wait_for(

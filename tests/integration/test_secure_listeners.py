@@ -24,7 +24,11 @@ from typing import Any
 
 import orjson
 import pytest
-from test_pipeline import wait_until_detected, with_trailer  # tests/integration is on sys.path
+from test_pipeline import (  # tests/integration is on sys.path
+    small_stream,
+    wait_until_detected,
+    with_trailer,
+)
 
 from pipeline.broker import HOST, Listener, LocalBroker, pick_free_port
 from pipeline.errors import BrokerError
@@ -239,25 +243,6 @@ def assert_worker_classifies(bootstrap: str, settings: Settings, worker: Any, pa
     )
     ids = {m["i"] for v in classified for m in orjson.loads(v).get("mentions", [])}
     assert ids == {str(i) for i in range(20)}
-
-
-def small_stream(path: Path, n: int = 20) -> Path:
-    path.write_bytes(
-        b"".join(
-            orjson.dumps(
-                {
-                    "id": str(i),
-                    "source": "t",
-                    "created_at": f"2026-05-01T10:00:{i:02d}Z",
-                    "text": "the app is down again",
-                    "brand": "acme",
-                }
-            )
-            + b"\n"
-            for i in range(n)
-        )
-    )
-    return path
 
 
 def assert_fails_clearly(
