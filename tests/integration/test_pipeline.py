@@ -237,7 +237,9 @@ def test_a_restarted_worker_resumes_from_the_changelog(
     # waiting on some raw partitions while a loaded machine works through another's for 30 s
     # would count as idle and make live differ from the backtest (seen in 2 of 6 CI runs).
     env = fresh_env(
-        kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="3600"
+        kafka_bootstrap,
+        EMBERWATCH_BRANDS_PATH=str(CATALOG),
+        EMBERWATCH_IDLE_PARTITION_SECONDS="3600",
     )
     settings = settings_for(env)
     worker = worker_factory(env)
