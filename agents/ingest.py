@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 
 from pipeline.delivery import Output, deliver, deliver_in_phases
 from pipeline.processing import IdlePartitions, RawMessage, encode_classified_chunks
@@ -53,21 +54,38 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
     async def idle_partitions() -> None:
-        """A raw partition with no input for a while stops holding the watermark back: it is
-        reported at the newest event time of the others (Flink's idle-source rule)."""
+        """A raw partition with no input for a while, and nothing left to fetch, stops holding
+        the watermark back: it is reported at the newest event time of the others (Flink's
+        idle-source rule; see pipeline.processing.IdlePartitions)."""
         if not progress_sent:
             return
+        assignment = app.consumer.assignment()
+        raw = {tp.partition: tp for tp in assignment if tp.topic == settings.topic_raw}
+        silent = quiet.silent(raw)
+        if not silent:
+            return
+        try:
+            positions, end_offsets = await asyncio.wait_for(lag_view([raw[p] for p in silent]), 10)
+        except (TimeoutError, KafkaError, ConsumerStoppedError) as exc:
+            # a broker hiccup or a rebalance: ask again on the next tick
+            logger.debug("idle partitions: no lag view this tick (%r)", exc)
+            return
         newest = max(progress_sent.values())
-        assigned = [
-            tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_raw
-        ]
-        for part in quiet.idle(assigned):
+        for part in quiet.idle(silent, positions, end_offsets):
             # nothing is acked on these: at shutdown they may simply be dropped
             await deliver(
                 progress(part, newest, idle=True),
                 on_retry=metrics.count_delivery_retries,
                 on_cancel=lambda _n: None,
             )
+
+    async def lag_view(tps: list[Any]) -> tuple[dict[int, int | None], dict[int, int | None]]:
+        """The consumer's fetch position and the broker's end offset of these partitions."""
+        # positions first: data arriving meanwhile raises the end offset, never the reverse
+        found = await asyncio.gather(*(app.consumer.position(tp) for tp in tps))
+        positions = {tp.partition: position for tp, position in zip(tps, found, strict=True)}
+        ends = await app.consumer.highwaters(*tps)
+        return positions, {tp.partition: end for tp, end in ends.items()}
 
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:

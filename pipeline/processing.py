@@ -279,14 +279,19 @@ def decode_classified(raw: bytes) -> tuple[str, float | None, list[ScoredMention
 
 
 class IdlePartitions:
-    """Which raw partitions have gone quiet while others kept delivering (wall clock).
+    """Which raw partitions have gone quiet while others kept delivering.
 
     A quiet partition must not hold the event-time watermark back for ever (Flink's idle-source
-    rule), but a partition is only idle once input has been flowing: its silence is measured
-    from its own last input or, if it has had none, from the worker's first input on any
-    partition. Measured from the worker's start instead, every partition whose backlog is not
-    fetched yet would count as idle on the first batch after a slow start (the watermark would
-    then jump to that batch's newest event, and the rest of the backlog would arrive late).
+    rule). A partition is idle when two things hold:
+
+    - it has been silent for ``idle_seconds`` (wall clock) while input was flowing: silence is
+      measured from its own last input or, if it has had none, from the worker's first input on
+      any partition (measured from the worker's start, every partition whose backlog is not
+      fetched yet would count as idle on the first batch after a slow start);
+    - it is caught up: the consumer's fetch position has reached the partition's end offset. A
+      partition with a backlog the consumer has not fetched yet (a loaded worker busy with
+      another partition's backlog) is lagging, not idle: declaring it idle would move the
+      watermark past its events, and they would arrive late.
     """
 
     def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -303,7 +308,7 @@ class IdlePartitions:
                 self._first_input = now
             self._last_seen[part] = now
 
-    def idle(self, assigned: Iterable[int]) -> list[int]:
+    def silent(self, assigned: Iterable[int]) -> list[int]:
         """The assigned partitions silent for ``idle_seconds`` while input has been flowing."""
         if self._first_input is None:
             return []
@@ -313,3 +318,18 @@ class IdlePartitions:
             for part in set(assigned)
             if now - self._last_seen.get(part, self._first_input) >= self.idle_seconds
         )
+
+    def idle(
+        self,
+        silent: Iterable[int],
+        positions: Mapping[int, int | None],
+        end_offsets: Mapping[int, int | None],
+    ) -> list[int]:
+        """Those of the ``silent`` partitions that are also caught up. An unknown position or end
+        offset counts as lagging: the watermark waits rather than guesses."""
+        idle = []
+        for part in sorted(set(silent)):
+            position, end = positions.get(part), end_offsets.get(part)
+            if position is not None and end is not None and position >= end:
+                idle.append(part)
+        return idle

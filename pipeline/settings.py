@@ -90,7 +90,10 @@ class Settings(BaseSettings):
     idle_partition_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="silent this long (wall clock), a raw partition stops holding the watermark",
+        description=(
+            "silent this long (wall clock) and caught up, a raw partition stops holding the"
+            " watermark"
+        ),
     )
 
     @property

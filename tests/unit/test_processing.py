@@ -128,12 +128,12 @@ def test_no_partition_is_idle_before_any_input_however_long_the_start_took() -> 
     clock = FakeClock()
     quiet = IdlePartitions(30.0, clock)
     clock.now += 600
-    assert quiet.idle([0, 1, 2, 3]) == []
+    assert quiet.silent([0, 1, 2, 3]) == []
     # the first batch comes from partition 0 only: the others' backlog is not idle yet
     quiet.seen([0])
-    assert quiet.idle([0, 1, 2, 3]) == []
+    assert quiet.silent([0, 1, 2, 3]) == []
     clock.now += 29
-    assert quiet.idle([0, 1, 2, 3]) == []
+    assert quiet.silent([0, 1, 2, 3]) == []
 
 
 def test_a_partition_silent_while_others_deliver_becomes_idle_and_wakes_up_with_input() -> None:
@@ -143,7 +143,22 @@ def test_a_partition_silent_while_others_deliver_becomes_idle_and_wakes_up_with_
     clock.now += 20
     quiet.seen([0])
     clock.now += 10
-    assert quiet.idle([0, 1, 2]) == [1, 2]  # 1 since its last input, 2 since the first input
+    assert quiet.silent([0, 1, 2]) == [1, 2]  # 1 since its last input, 2 since the first input
     quiet.seen([2, 2])
-    assert quiet.idle([0, 1, 2]) == [1]
-    assert quiet.idle([0, 2]) == []  # only assigned partitions are reported
+    assert quiet.silent([0, 1, 2]) == [1]
+    assert quiet.silent([0, 2]) == []  # only assigned partitions are reported
+
+
+def test_a_silent_partition_with_a_backlog_left_to_fetch_is_lagging_not_idle() -> None:
+    clock = FakeClock()
+    quiet = IdlePartitions(30.0, clock)
+    quiet.seen([0, 1, 2, 3])
+    clock.now += 60
+    silent = quiet.silent([0, 1, 2, 3])
+    assert silent == [0, 1, 2, 3]
+    positions = {0: 500, 1: 120, 2: 0, 3: None}
+    end_offsets = {0: 500, 1: 400, 2: 0, 3: 10}
+    # 1 has 280 messages to fetch, 3's position is not known: the watermark waits for both
+    assert quiet.idle(silent, positions, end_offsets) == [0, 2]
+    assert quiet.idle(silent, positions, {}) == []
+    assert quiet.idle([1], {1: 400}, end_offsets) == [1]
