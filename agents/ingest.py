@@ -52,26 +52,30 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             out for part, newest in sorted(newest_by_part.items()) for out in progress(part, newest)
         ]
 
-    @app.timer(interval=max(1.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
-    async def idle_partitions() -> None:
-        """A raw partition with no input for a while, and nothing left to fetch, stops holding
-        the watermark back: it is reported at the newest event time of the others (Flink's
-        idle-source rule; see pipeline.processing.IdlePartitions)."""
-        if not progress_sent:
-            return
+    @app.timer(interval=max(2.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
+    async def raw_partitions() -> None:
+        """Lag of each assigned raw partition, and idleness: a raw partition with no input for
+        a while, and nothing left to fetch, stops holding the watermark back. It is reported at
+        the newest event time of the others (Flink's idle-source rule; see
+        pipeline.processing.IdlePartitions)."""
         assignment = app.consumer.assignment()
         raw = {tp.partition: tp for tp in assignment if tp.topic == settings.topic_raw}
-        silent = quiet.silent(raw)
-        if not silent:
+        quiet.keep(raw)
+        if not raw:
+            metrics.set_raw_partitions({}, (), ())
             return
         try:
-            positions, end_offsets = await asyncio.wait_for(lag_view([raw[p] for p in silent]), 10)
+            positions, end_offsets = await asyncio.wait_for(lag_view(list(raw.values())), 10)
         except (TimeoutError, KafkaError, ConsumerStoppedError) as exc:
             # a broker hiccup or a rebalance: ask again on the next tick
-            logger.debug("idle partitions: no lag view this tick (%r)", exc)
+            logger.debug("raw partitions: no lag view this tick (%r)", exc)
+            return
+        idle = quiet.idle(quiet.silent(raw), positions, end_offsets) if progress_sent else []
+        metrics.set_raw_partitions(quiet.lag(positions, end_offsets), idle, raw)
+        if not idle:
             return
         newest = max(progress_sent.values())
-        for part in quiet.idle(silent, positions, end_offsets):
+        for part in idle:
             # nothing is acked on these: at shutdown they may simply be dropped
             await deliver(
                 progress(part, newest, idle=True),
@@ -96,6 +100,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             started = time.perf_counter()
             # seen when taken, not once processed: a long batch must not make its partitions idle
             quiet.seen(event.message.partition for event in events)
+            quiet.taken({event.message.partition: event.message.offset for event in events})
             batch = [
                 RawMessage(
                     value=event.value

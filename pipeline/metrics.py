@@ -6,6 +6,7 @@ dead-letter reasons, severities and statuses. Series are created up front so the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -128,6 +129,22 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self._raw_partitions: set[int] = set()
+        self.raw_lag = Gauge(
+            "raw_lag_messages",
+            "Messages on a raw partition not yet taken by this worker (end offset - next offset).",
+            ["partition"],
+            namespace=ns,
+            registry=r,
+        )
+        self.raw_idle = Gauge(
+            "raw_partition_idle",
+            "1 while a raw partition is idle (silent and caught up) and no longer holds the"
+            " watermark back.",
+            ["partition"],
+            namespace=ns,
+            registry=r,
+        )
         for reason in DEAD_LETTER_REASONS:
             self.dead_lettered.labels(reason=reason)
         for brand in sorted(self.brands):
@@ -144,6 +161,22 @@ class Metrics:
     def count_delivery_retries(self, n: int, _error: BaseException) -> None:
         """``on_retry`` hook of :func:`pipeline.delivery.deliver`."""
         self.delivery_retries.inc(n)
+
+    def set_raw_partitions(
+        self, lag: dict[int, int | None], idle: Iterable[int], assigned: Iterable[int]
+    ) -> None:
+        """Lag and idleness of the assigned raw partitions; others' series are dropped."""
+        idle, assigned = set(idle), set(assigned)
+        for part in self._raw_partitions - assigned:  # revoked in a rebalance
+            for gauge in (self.raw_lag, self.raw_idle):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(str(part))
+        self._raw_partitions = assigned
+        for part in sorted(assigned):
+            behind = lag.get(part)
+            if behind is not None:
+                self.raw_lag.labels(partition=str(part)).set(behind)
+            self.raw_idle.labels(partition=str(part)).set(1 if part in idle else 0)
 
     def brand_label(self, brand: str) -> str:
         return brand if brand in self.brands else OTHER_BRAND

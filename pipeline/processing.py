@@ -299,6 +299,7 @@ class IdlePartitions:
         self._clock = clock
         self._first_input: float | None = None
         self._last_seen: dict[int, float] = {}
+        self._next_offset: dict[int, int] = {}
 
     def seen(self, partitions: Iterable[int]) -> None:
         """Input arrived on these partitions now."""
@@ -307,6 +308,29 @@ class IdlePartitions:
             if self._first_input is None:
                 self._first_input = now
             self._last_seen[part] = now
+
+    def taken(self, offsets: Mapping[int, int]) -> None:
+        """The agent took messages up to these offsets (inclusive), by partition."""
+        for part, offset in offsets.items():
+            self._next_offset[part] = max(self._next_offset.get(part, 0), offset + 1)
+
+    def keep(self, assigned: Iterable[int]) -> None:
+        """Forget the offsets of partitions no longer assigned (they may come back elsewhere)."""
+        keep = set(assigned)
+        for part in set(self._next_offset) - keep:
+            del self._next_offset[part]
+
+    def lag(
+        self, positions: Mapping[int, int | None], end_offsets: Mapping[int, int | None]
+    ) -> dict[int, int | None]:
+        """Messages per partition not taken yet: the end offset minus the next offset to take
+        (the fetch position while nothing was taken); None where an offset is unknown."""
+        lag: dict[int, int | None] = {}
+        for part in sorted(set(positions) | set(end_offsets)):
+            end = end_offsets.get(part)
+            nxt = self._next_offset.get(part, positions.get(part))
+            lag[part] = None if end is None or nxt is None else max(0, end - nxt)
+        return lag
 
     def silent(self, assigned: Iterable[int]) -> list[int]:
         """The assigned partitions silent for ``idle_seconds`` while input has been flowing."""

@@ -287,6 +287,14 @@ def test_quiet_raw_partitions_do_not_hold_the_alerts_back(
     offline = backtest_alerts(stream, settings)
     assert offline
     assert live == offline
+    # what ops see: partition 0 has nothing left to take, the other three are idle (0 too, once
+    # it has been silent for the idle time)
+    lag, idle = "emberwatch_raw_lag_messages", "emberwatch_raw_partition_idle"
+    worker.wait_for(
+        lambda: worker.scrape().get(f'{lag}{{partition="0"}}') == 0, 30, "no lag on partition 0"
+    )
+    m = worker.scrape()
+    assert [m[f'{idle}{{partition="{p}"}}'] for p in (1, 2, 3)] == [1, 1, 1]
 
 
 def test_a_message_near_the_broker_limit_is_dead_lettered_whole(

@@ -162,3 +162,32 @@ def test_a_silent_partition_with_a_backlog_left_to_fetch_is_lagging_not_idle() -
     assert quiet.idle(silent, positions, end_offsets) == [0, 2]
     assert quiet.idle(silent, positions, {}) == []
     assert quiet.idle([1], {1: 400}, end_offsets) == [1]
+
+
+def test_lag_counts_from_the_next_offset_to_take_and_forgets_revoked_partitions() -> None:
+    quiet = IdlePartitions(30.0, FakeClock())
+    quiet.taken({0: 99, 1: 9})
+    quiet.taken({0: 49})  # an older batch (a redelivery) does not move the offset back
+    positions = {0: 150, 1: 10, 2: 7}
+    ends = {0: 160, 1: 10, 2: 12}
+    # 0: taken up to 99, 60 to go (50 of them fetched); 1: caught up; 2: nothing taken yet
+    assert quiet.lag(positions, ends) == {0: 60, 1: 0, 2: 5}
+    assert quiet.lag({3: None}, {3: 4}) == {3: None}
+    quiet.keep([1, 2])
+    assert quiet.lag(positions, ends)[0] == 10  # revoked: back to the fetch position
+
+
+def test_raw_partition_gauges_follow_the_assignment() -> None:
+    from pipeline.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.set_raw_partitions({0: 12, 1: 0, 2: None}, [1], [0, 1, 2])
+    text = metrics.exposition().decode()
+    assert 'emberwatch_raw_lag_messages{partition="0"} 12.0' in text
+    assert 'emberwatch_raw_partition_idle{partition="1"} 1.0' in text
+    assert 'emberwatch_raw_partition_idle{partition="0"} 0.0' in text
+    assert 'emberwatch_raw_lag_messages{partition="2"}' not in text  # unknown, not 0
+    metrics.set_raw_partitions({1: 3}, [], [1])  # 0 and 2 went to another worker
+    text = metrics.exposition().decode()
+    assert 'partition="0"' not in text and 'partition="2"' not in text
+    assert 'emberwatch_raw_lag_messages{partition="1"} 3.0' in text
