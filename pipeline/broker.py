@@ -9,11 +9,16 @@ Everything it owns lives in ``<state_dir>/broker``::
       server.properties   rendered on every start (ports may change)
       cluster.id          the KRaft cluster id, chosen on first start
       broker.pid          pid of the running JVM (absent when stopped)
+      broker.owner        pid of the process that started it and will stop it (absent when the
+                          broker was started detached: ``emberwatch broker start``, demo
+                          ``--keep-running``)
       broker.port         JSON {"port": ..., "controller_port": ...} of the last start
       data/               log.dirs (topic data and KRaft metadata)
       logs/               server.log (log4j) and stdout.log (JVM output)
 
 A later :meth:`LocalBroker.start` from any process reuses a running broker of the same state dir.
+A broker whose owner died without stopping it (SIGKILL, a CI timeout) is an orphan:
+:func:`sweep_orphans`, run at every start, stops it.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ HOST = "127.0.0.1"
 NODE_ID = 1
 _MARKER = ".emberwatch-pom.sha256"
 _MAIN_CLASS = "kafka.Kafka"
+_PROPERTIES = "server.properties"
+OWNER_FILE = "broker.owner"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
 _DEBIAN_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
 _MVN_TIMEOUT_S = 900.0
@@ -362,6 +369,61 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _broker_jvms() -> Iterator[tuple[int, Path]]:
+    """(pid, broker dir) of every running JVM started by :class:`LocalBroker` (any state dir)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        argv = _cmdline(int(entry.name))
+        if _MAIN_CLASS not in argv or argv[-1:] == [_MAIN_CLASS]:
+            continue
+        props = Path(argv[argv.index(_MAIN_CLASS) + 1])
+        try:
+            cwd = str((entry / "cwd").readlink())
+        except OSError:
+            continue
+        # LocalBroker runs the JVM in its broker dir with <broker dir>/server.properties
+        if props.name == _PROPERTIES and cwd.removesuffix(" (deleted)") == str(props.parent):
+            yield int(entry.name), props.parent
+
+
+def sweep_orphans(timeout: float = 30.0) -> list[int]:
+    """Stop the embedded brokers whose owner process died without stopping them; return their
+    pids. A broker is an orphan when its ``broker.owner`` names a dead process, or when its
+    state dir is gone (a deleted temporary dir). Detached brokers (no owner file) are left alone.
+    """
+    stopped = []
+    for pid, broker_dir in _broker_jvms():
+        if broker_dir.is_dir():
+            owner = _read_int(broker_dir / OWNER_FILE)
+            if owner is None or _pid_alive(owner) or _read_int(broker_dir / "broker.pid") != pid:
+                continue
+            why = f"its owner pid {owner} is gone"
+        else:
+            why = f"its state dir {broker_dir} is gone"
+        logger.warning("stopping orphaned Kafka broker pid %d: %s", pid, why)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for name in ("broker.pid", OWNER_FILE):
+            with contextlib.suppress(OSError):
+                (broker_dir / name).unlink()
+        stopped.append(pid)
+    return stopped
+
+
 # ------------------------------------------------------------------------------------------------
 # the broker
 # ------------------------------------------------------------------------------------------------
@@ -435,12 +497,16 @@ class LocalBroker:
         return self.broker_dir / "broker.pid"
 
     @property
+    def owner_file(self) -> Path:
+        return self.broker_dir / OWNER_FILE
+
+    @property
     def port_file(self) -> Path:
         return self.broker_dir / "broker.port"
 
     @property
     def properties_file(self) -> Path:
-        return self.broker_dir / "server.properties"
+        return self.broker_dir / _PROPERTIES
 
     @property
     def cluster_id_file(self) -> Path:
@@ -500,9 +566,18 @@ class LocalBroker:
             data_dir=self.data_dir,
         )
 
-    def start(self, timeout: float = 90.0) -> str:
-        """Start the broker (or reuse the one already running here); return its bootstrap."""
+    def start(self, timeout: float = 90.0, *, detached: bool = False) -> str:
+        """Start the broker (or reuse the one already running here); return its bootstrap.
+
+        A broker started here is owned by this process, which must :meth:`stop` it; should the
+        process die first, the broker is an orphan for :func:`sweep_orphans`. ``detached``: the
+        broker is meant to outlive this process (no owner).
+        """
         deadline = time.monotonic() + timeout
+        try:
+            sweep_orphans()
+        except OSError as exc:  # best effort: /proc unreadable, a race with another sweep
+            logger.debug("orphan sweep failed: %r", exc)
         self.broker_dir.mkdir(parents=True, exist_ok=True)
         with _file_lock(self.broker_dir / "start.lock"):
             pid = self._running_pid()
@@ -522,13 +597,19 @@ class LocalBroker:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             for attempt in range(1, _BIND_ATTEMPTS + 1):
                 try:
-                    return self._start_new(java, deadline)
+                    bootstrap = self._start_new(java, deadline)
                 except BrokerError as exc:
                     # A free port picked by us can be taken by someone else before the JVM binds.
                     if self.port or attempt == _BIND_ATTEMPTS or _BIND_CLASH not in str(exc):
                         raise
                     logger.warning("Kafka broker port taken during start; retrying on new ports")
                     self.port_file.unlink(missing_ok=True)
+                    continue
+                if detached:
+                    self.owner_file.unlink(missing_ok=True)
+                else:
+                    self.owner_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+                return bootstrap
             msg = "unreachable"  # the loop returns or raises
             raise AssertionError(msg)
 
@@ -584,6 +665,7 @@ class LocalBroker:
                 msg = f"Kafka broker pid {pid} survived SIGKILL"
                 raise BrokerError(msg)
         self.pid_file.unlink(missing_ok=True)
+        self.owner_file.unlink(missing_ok=True)
         self._proc = None
         self.started_here = False
 

@@ -111,16 +111,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.broker import LocalBroker, ensure_jars
+    from pipeline.broker import LocalBroker, ensure_jars, sweep_orphans
 
     broker = LocalBroker.from_settings(settings)
     if args.action == "start":
-        bootstrap = broker.start()
+        bootstrap = broker.start(detached=True)
         print(f"broker running at {bootstrap} (data in {broker.status().data_dir})")
         print(f"use it from other shells with: export EMBERWATCH_BOOTSTRAP_SERVERS={bootstrap}")
     elif args.action == "stop":
         broker.stop()
         print("broker stopped")
+    elif args.action == "sweep":
+        stopped = sweep_orphans()
+        pids = f": pids {stopped}" if stopped else ""
+        print(f"stopped {len(stopped)} orphaned broker(s){pids}")
     elif args.action == "fetch":
         libs = ensure_jars(settings.kafka_libs_dir, settings.kafka_pom)
         print(f"Kafka jars in {libs}")
@@ -271,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     broker = sub.add_parser("broker", help="manage the embedded Kafka broker")
-    broker.add_argument("action", choices=["start", "stop", "status", "fetch"])
+    broker.add_argument("action", choices=["start", "stop", "status", "fetch", "sweep"])
     broker.set_defaults(func=cmd_broker)
 
     replay = sub.add_parser("replay", help="produce a JSONL file's mentions in event-time order")

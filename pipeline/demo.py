@@ -83,7 +83,7 @@ def run_demo(base: Settings, *, keep_running: bool = False) -> int:
     with ExitStack() as stack:
         if keep_running and settings.embedded_broker:
             require_plaintext_client(settings)
-            bootstrap = LocalBroker.from_settings(settings).start()
+            bootstrap = LocalBroker.from_settings(settings).start(detached=True)
         else:
             bootstrap = stack.enter_context(embedded_broker(settings))
         print(f"  Kafka broker:  {bootstrap}" + (" (embedded)" if base.embedded_broker else ""))

@@ -204,3 +204,54 @@ def test_fixed_port_in_use_is_refused(tmp_path: Path, taken_port: int) -> None:
     with pytest.raises(BrokerError, match=f"127.0.0.1:{taken_port} is already in use"):
         broker.start(timeout=30)
     assert not broker.status().running
+
+
+def test_an_orphaned_broker_is_swept_and_others_are_left_alone(
+    broker_factory: Callable[[], LocalBroker], tmp_path: Path
+) -> None:
+    """The process that started a broker is SIGKILLed: its broker (own session) survives it.
+    The sweep stops that one only: not a detached broker, not one whose owner is alive."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    state = tmp_path / "orphan-state"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from pipeline.broker import LocalBroker\n"
+        "from pipeline.settings import Settings\n"
+        "s = Settings(bootstrap_servers=None, state_dir=Path(sys.argv[1]), broker_port=0)\n"
+        "LocalBroker.from_settings(s).start(timeout=120)\n"
+        "print('up', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    kept = broker_factory()  # owned by this (live) test process
+    kept.start()
+    detached = broker_factory()
+    detached.start(detached=True)
+    assert not detached.owner_file.exists()
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, str(state)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == b"up"
+        orphan = LocalBroker.from_settings(Settings(bootstrap_servers=None, state_dir=state))
+        orphan_pid = orphan.status().pid
+        assert orphan_pid is not None
+        assert orphan.owner_file.read_text().strip() == str(owner.pid)
+    finally:
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+    assert _alive(orphan_pid)  # outlived its owner
+
+    # (any LocalBroker.start sweeps too)
+    assert broker_mod.sweep_orphans() == [orphan_pid]
+    assert not _alive(orphan_pid)
+    assert not orphan.status().running and not orphan.owner_file.exists()
+    assert kept.status().running and detached.status().running
+    assert broker_mod.sweep_orphans() == []
