@@ -87,7 +87,11 @@ Airline `negativereason` -> learned crisis categories: Customer Service Issue, L
 Damaged Luggage, longlines -> `customer_service`; Late Flight, Cancelled Flight -> `service_outage`;
 Flight Booking Problems -> `billing`; Flight Attendant Complaints -> `staff_misconduct`; Bad Flight
 and Can't Tell -> no category. All other categories (and all Hebrew/Arabic categories) come from the
-curated lexicons in `models/lexicons/{en,he,ar}.json`."""
+curated lexicons in `models/lexicons/{en,he,ar}.json`. `public_backlash` (boycotts, outrage,
+apologies, scandal coverage) is lexicon-only: news-style reports of a scandal often read as
+neutral, and this category names them in the alert evidence. Its terms hit 1-31% of the
+Scandalist crisis tweets and under 1% of the English brand corpora (airline 0.8%). The detector
+gives it weight 0 by default (evidence only; see `pipeline/core/config.py`)."""
 
 # Measured with benchmarks/bench_classifier.py; update when the model or the code changes.
 PERFORMANCE_NUMBERS = """\

@@ -30,6 +30,7 @@ CATEGORIES: tuple[str, ...] = (
     "legal_regulatory",
     "discrimination_offensive",
     "fraud_scam",
+    "public_backlash",
 )
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 _HE_PREFIXES = "והבלמשכ"

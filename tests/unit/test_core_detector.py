@@ -231,6 +231,37 @@ def test_surge_of_a_severe_category_warns_even_when_it_reads_neutral() -> None:
     assert not [e for e in run(base) if e.severity != "watch"]
 
 
+def test_public_backlash_is_evidence_only_unless_a_brand_weighs_it() -> None:
+    """The same neutral-reading reports, as backlash: by default (weight 0) no warning; with
+    the category weighed (a per-brand override) they warn like any severe category."""
+    base = stream(13, days=2.5, neg_share=0.7)
+    at = T0 + 2 * DAY + 12 * 3600
+    reports = [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"backlash-{k}",
+            ts=at + 60.0 * k + 30.0,
+            text="acme under fire as boycott calls grow",
+            label="neutral",
+            p_negative=0.3,
+            categories={"public_backlash": 0.9},
+            author_id=f"r{k}",
+            followers=5000,
+        )
+        for k in range(40)
+    ]
+    merged = sorted(base + reports, key=lambda m: (m.ts, m.mention_id))
+    default = [e for e in run(merged) if e.severity in ("warning", "critical")]
+    assert not default
+    weighed = DetectorConfig.from_mapping(
+        DetectorConfig(), {"category_weights": {"public_backlash": 1.0}}
+    )
+    severe = [e for e in run(merged, weighed) if e.severity in ("warning", "critical")]
+    assert severe
+    assert severe[0].evidence["categories"].get("public_backlash", 0) >= 5
+
+
 def test_cold_start_never_warns() -> None:
     # a brand seen for the first time, straight into heavy and very negative traffic
     hot = stream(5, days=0.8, rate_per_min=3.0, neg_share=0.3, spike_at=T0 + 6 * 3600)

@@ -42,6 +42,8 @@ def test_every_category_has_terms_in_each_language() -> None:
         ("Class action lawsuit filed against them", "legal_regulatory"),
         ("That ad is racist and offensive", "discrimination_offensive"),
         ("This giveaway is a scam, total fraud", "fraud_scam"),
+        ("Brand under fire as backlash grows over the new ad", "public_backlash"),
+        ("#BoycottAcme trending after the CEO's comments", "public_backlash"),
     ],
 )
 def test_english_terms(matcher: CategoryMatcher, text: str, category: str) -> None:
@@ -59,6 +61,7 @@ def test_english_terms(matcher: CategoryMatcher, text: str, category: str) -> No
         ("נוכלים! זה עוקץ", "fraud_scam"),
         ("הגישו נגדם תביעה ייצוגית", "legal_regulatory"),
         ("וכשהתפוצץ המטען", "product_safety"),
+        ("קוראים להחרים את החברה אחרי השערורייה", "public_backlash"),
     ],
 )
 def test_hebrew_terms_with_prefixes_and_final_letters(
@@ -70,6 +73,7 @@ def test_hebrew_terms_with_prefixes_and_final_letters(
 def test_arabic_terms(matcher: CategoryMatcher) -> None:
     assert "fraud_scam" in _cats(matcher, "دي شركة نصابين وبتاعة احتيال")
     assert "customer_service" in _cats(matcher, "خدمة العملاء سيئة جدا")
+    assert "public_backlash" in _cats(matcher, "حملة مقاطعة بعد الفضيحة")
 
 
 def test_neutral_text_has_no_category(matcher: CategoryMatcher) -> None:
