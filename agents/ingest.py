@@ -70,7 +70,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             # a broker hiccup or a rebalance: ask again on the next tick
             logger.debug("raw partitions: no lag view this tick (%r)", exc)
             return
-        idle = quiet.idle(quiet.silent(raw), positions, end_offsets) if progress_sent else []
+        silent = quiet.silent(raw) if progress_sent else []
+        idle = quiet.idle(silent, positions, end_offsets, await starts_of([raw[p] for p in silent]))
         metrics.set_raw_partitions(quiet.lag(positions, end_offsets), idle, raw)
         if not idle:
             return
@@ -82,6 +83,26 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 on_retry=metrics.count_delivery_retries,
                 on_cancel=lambda _n: None,
             )
+
+    async def starts_of(tps: list[Any]) -> dict[int, int | None]:
+        """Where consumption of these partitions began: the committed offset, else the earliest.
+
+        Faust keeps the committed offsets in ``Consumer._committed_offset`` (no public accessor
+        in faust-streaming 0.15); without it, or before any commit, the earliest offset is used.
+        """
+        if not tps:
+            return {}
+        committed = getattr(app.consumer, "_committed_offset", {})
+        starts = {tp.partition: committed.get(tp) for tp in tps}
+        missing = [tp for tp in tps if starts[tp.partition] is None]
+        if missing:
+            try:
+                earliest = await asyncio.wait_for(app.consumer.earliest_offsets(*missing), 10)
+            except (TimeoutError, KafkaError, ConsumerStoppedError):
+                earliest = {}
+            for tp in missing:
+                starts[tp.partition] = earliest.get(tp)
+        return starts
 
     async def lag_view(tps: list[Any]) -> tuple[dict[int, int | None], dict[int, int | None]]:
         """The consumer's fetch position and the broker's end offset of these partitions."""

@@ -278,6 +278,9 @@ def decode_classified(raw: bytes) -> tuple[str, float | None, list[ScoredMention
     return brand, obj.get("arrived_at"), mentions
 
 
+_STALE_FACTOR = 10
+
+
 class IdlePartitions:
     """Which raw partitions have gone quiet while others kept delivering.
 
@@ -288,10 +291,10 @@ class IdlePartitions:
       measured from its own last input or, if it has had none, from the worker's first input on
       any partition (measured from the worker's start, every partition whose backlog is not
       fetched yet would count as idle on the first batch after a slow start);
-    - it is caught up: the consumer's fetch position has reached the partition's end offset. A
-      partition with a backlog the consumer has not fetched yet (a loaded worker busy with
-      another partition's backlog) is lagging, not idle: declaring it idle would move the
-      watermark past its events, and they would arrive late.
+    - it is caught up: the next offset the agent will take has reached the partition's end
+      offset. A partition with a backlog not taken yet (a loaded worker busy with another
+      partition's backlog, fetched or not) is lagging, not idle: declaring it idle would move
+      the watermark past its events, and they would arrive late.
     """
 
     def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -348,12 +351,29 @@ class IdlePartitions:
         silent: Iterable[int],
         positions: Mapping[int, int | None],
         end_offsets: Mapping[int, int | None],
+        starts: Mapping[int, int | None] | None = None,
     ) -> list[int]:
-        """Those of the ``silent`` partitions that are also caught up. An unknown position or end
-        offset counts as lagging: the watermark waits rather than guesses."""
+        """Those of the ``silent`` partitions that are also caught up: the next offset the agent
+        will take has reached the end offset. For a partition nothing was taken from yet, that
+        is its start (``starts``: the committed offset, else the earliest). The fetch position
+        is not enough: fetched messages can wait in the consumer's buffer while the agent works
+        on another partition. An unknown offset counts as lagging. A partition whose fetch
+        position reached the end, silent for ``_STALE_FACTOR`` idle times, is caught up
+        whatever the offsets say (transaction markers leave the end past the last message)."""
+        now = self._clock()
+        starts = starts or {}
         idle = []
         for part in sorted(set(silent)):
-            position, end = positions.get(part), end_offsets.get(part)
-            if position is not None and end is not None and position >= end:
+            end = end_offsets.get(part)
+            nxt = self._next_offset.get(part, starts.get(part))
+            position = positions.get(part)
+            if end is None:
+                continue
+            if nxt is not None and nxt >= end:
+                idle.append(part)
+                continue
+            since = self._last_seen.get(part, self._first_input)
+            stale = since is not None and now - since >= _STALE_FACTOR * self.idle_seconds
+            if position is not None and position >= end and stale:
                 idle.append(part)
         return idle

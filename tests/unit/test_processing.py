@@ -149,19 +149,38 @@ def test_a_partition_silent_while_others_deliver_becomes_idle_and_wakes_up_with_
     assert quiet.silent([0, 2]) == []  # only assigned partitions are reported
 
 
-def test_a_silent_partition_with_a_backlog_left_to_fetch_is_lagging_not_idle() -> None:
+def test_a_silent_partition_with_a_backlog_left_to_take_is_lagging_not_idle() -> None:
     clock = FakeClock()
     quiet = IdlePartitions(30.0, clock)
-    quiet.seen([0, 1, 2, 3])
+    quiet.seen([0, 1, 2, 3, 4])
+    quiet.taken({0: 499, 1: 119, 4: 49})
     clock.now += 60
-    silent = quiet.silent([0, 1, 2, 3])
-    assert silent == [0, 1, 2, 3]
-    positions = {0: 500, 1: 120, 2: 0, 3: None}
-    end_offsets = {0: 500, 1: 400, 2: 0, 3: 10}
-    # 1 has 280 messages to fetch, 3's position is not known: the watermark waits for both
-    assert quiet.idle(silent, positions, end_offsets) == [0, 2]
-    assert quiet.idle(silent, positions, {}) == []
-    assert quiet.idle([1], {1: 400}, end_offsets) == [1]
+    silent = quiet.silent([0, 1, 2, 3, 4])
+    assert silent == [0, 1, 2, 3, 4]
+    positions = {0: 500, 1: 400, 2: 0, 3: 10, 4: 80}
+    end_offsets = {0: 500, 1: 400, 2: 0, 3: 10, 4: 80}
+    starts = {2: 0, 3: 10}
+    # 0: all taken; 1: fetched up to the end but 280 still wait in the buffer; 2: empty;
+    # 3: nothing taken, nothing new since the committed offset; 4: 30 fetched, not taken
+    assert quiet.idle(silent, positions, end_offsets, starts) == [0, 2, 3]
+    assert quiet.idle(silent, positions, end_offsets) == [0]  # starts unknown: lagging
+    assert quiet.idle(silent, positions, {}, starts) == []
+    # a backlog not even fetched is lagging too
+    assert quiet.idle([3], {3: 4}, {3: 10}, {3: 4}) == []
+
+
+def test_fetched_to_the_end_and_silent_for_long_is_caught_up_whatever_the_offsets() -> None:
+    """Transaction markers leave the end offset past the last message: the next offset to take
+    never reaches it. Fetched to the end and silent for ten idle times is caught up."""
+    clock = FakeClock()
+    quiet = IdlePartitions(30.0, clock)
+    quiet.seen([0])
+    quiet.taken({0: 98})  # 99 is a commit marker
+    clock.now += 60
+    assert quiet.idle([0], {0: 100}, {0: 100}) == []
+    clock.now += 240
+    assert quiet.idle([0], {0: 100}, {0: 100}) == [0]
+    assert quiet.idle([0], {0: 99}, {0: 100}) == []  # not fetched to the end
 
 
 def test_lag_counts_from_the_next_offset_to_take_and_forgets_revoked_partitions() -> None:
