@@ -55,7 +55,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     @app.timer(interval=max(2.0, settings.idle_partition_seconds / 3))  # type: ignore[untyped-decorator]
     async def raw_partitions() -> None:
         """Lag of each assigned raw partition, and idleness: a raw partition with no input for
-        a while, and nothing left to fetch, stops holding the watermark back. It is reported at
+        a while, and nothing left to take, stops holding the watermark back. It is reported at
         the newest event time of the others (Flink's idle-source rule; see
         pipeline.processing.IdlePartitions)."""
         assignment = app.consumer.assignment()
@@ -120,7 +120,6 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         ):
             started = time.perf_counter()
             # seen when taken, not once processed: a long batch must not make its partitions idle
-            quiet.seen(event.message.partition for event in events)
             quiet.taken({event.message.partition: event.message.offset for event in events})
             batch = [
                 RawMessage(

@@ -67,6 +67,7 @@ NODE_ID = 1
 _MARKER = ".emberwatch-pom.sha256"
 _MAIN_CLASS = "kafka.Kafka"
 _PROPERTIES = "server.properties"
+PID_FILE = "broker.pid"
 OWNER_FILE = "broker.owner"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
 _DEBIAN_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
@@ -369,6 +370,24 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _send(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    """Until ``timeout``: the process is gone (``proc``, our own child, is reaped meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.pid == pid:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.1)
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _pid_alive(pid)
+
+
 def _read_int(path: Path) -> int | None:
     try:
         return int(path.read_text(encoding="ascii").strip())
@@ -403,21 +422,17 @@ def sweep_orphans(timeout: float = 30.0) -> list[int]:
     for pid, broker_dir in _broker_jvms():
         if broker_dir.is_dir():
             owner = _read_int(broker_dir / OWNER_FILE)
-            if owner is None or _pid_alive(owner) or _read_int(broker_dir / "broker.pid") != pid:
+            if owner is None or _pid_alive(owner) or _read_int(broker_dir / PID_FILE) != pid:
                 continue
             why = f"its owner pid {owner} is gone"
         else:
             why = f"its state dir {broker_dir} is gone"
         logger.warning("stopping orphaned Kafka broker pid %d: %s", pid, why)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for name in ("broker.pid", OWNER_FILE):
+        _send(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            _send(pid, signal.SIGKILL)
+            _wait_gone(pid, 10.0)
+        for name in (PID_FILE, OWNER_FILE):
             with contextlib.suppress(OSError):
                 (broker_dir / name).unlink()
         stopped.append(pid)
@@ -494,7 +509,7 @@ class LocalBroker:
 
     @property
     def pid_file(self) -> Path:
-        return self.broker_dir / "broker.pid"
+        return self.broker_dir / PID_FILE
 
     @property
     def owner_file(self) -> Path:
@@ -655,13 +670,13 @@ class LocalBroker:
             self.pid_file.unlink(missing_ok=True)
             return
         logger.info("stopping Kafka broker pid %d", pid)
-        self._signal(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
+        _send(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout, self._proc):
             logger.warning(
                 "Kafka broker pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout
             )
-            self._signal(pid, signal.SIGKILL)
-            if not self._wait_gone(pid, 10.0):
+            _send(pid, signal.SIGKILL)
+            if not _wait_gone(pid, 10.0, self._proc):
                 msg = f"Kafka broker pid {pid} survived SIGKILL"
                 raise BrokerError(msg)
         self.pid_file.unlink(missing_ok=True)
@@ -803,25 +818,10 @@ class LocalBroker:
                 raise BrokerError(msg)
             time.sleep(0.2)
 
-    def _signal(self, pid: int, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-    def _wait_gone(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.pid == pid:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._proc.wait(timeout=0.1)
-            if not _pid_alive(pid):
-                return True
-            time.sleep(0.1)
-        return not _pid_alive(pid)
-
     def _kill_quietly(self, pid: int) -> None:
         if self._is_ours(pid):
-            self._signal(pid, signal.SIGKILL)
-            self._wait_gone(pid, 10.0)
+            _send(pid, signal.SIGKILL)
+            _wait_gone(pid, 10.0, self._proc)
         self.pid_file.unlink(missing_ok=True)
 
 

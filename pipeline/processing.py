@@ -313,7 +313,8 @@ class IdlePartitions:
             self._last_seen[part] = now
 
     def taken(self, offsets: Mapping[int, int]) -> None:
-        """The agent took messages up to these offsets (inclusive), by partition."""
+        """The agent took messages up to these offsets (inclusive), by partition, now."""
+        self.seen(offsets)
         for part, offset in offsets.items():
             self._next_offset[part] = max(self._next_offset.get(part, 0), offset + 1)
 

@@ -201,27 +201,35 @@ def test_positive_spike_raises_at_most_a_watch() -> None:
     assert all(e.severity == "watch" for e in events)
 
 
+def neutral_reports(
+    category: str, at: float, offsets: list[float], text: str
+) -> list[ScoredMention]:
+    """One neutral-reading mention of ``category`` a minute from ``at`` (plus its offset, s)."""
+    return [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"{category}-{k}",
+            ts=at + 60.0 * k + offset,
+            text=text,
+            label="neutral",
+            p_negative=0.3,
+            categories={category: 0.9},
+            author_id=f"r{k}",
+            followers=5000,
+        )
+        for k, offset in enumerate(offsets)
+    ]
+
+
 def test_surge_of_a_severe_category_warns_even_when_it_reads_neutral() -> None:
     """News-style reports of a breach (neutral text) at a brand that is already mostly negative:
     the data_breach mentions against their own near-zero baseline are the evidence."""
     base = stream(13, days=2.5, neg_share=0.7)
     at = T0 + 2 * DAY + 12 * 3600
     rng = random.Random(14)
-    reports = [
-        ScoredMention(
-            brand="acme",
-            source="x",
-            mention_id=f"breach-{k}",
-            ts=at + 60.0 * k + rng.random() * 60.0,
-            text="acme confirms customer records exposed",
-            label="neutral",
-            p_negative=0.3,
-            categories={"data_breach": 0.9},
-            author_id=f"r{k}",
-            followers=5000,
-        )
-        for k in range(40)
-    ]
+    offsets = [rng.random() * 60.0 for _ in range(40)]
+    reports = neutral_reports("data_breach", at, offsets, "acme confirms customer records exposed")
     events = run(sorted(base + reports, key=lambda m: (m.ts, m.mention_id)))
     severe = [e for e in events if e.severity in ("warning", "critical")]
     assert severe
@@ -236,21 +244,9 @@ def test_public_backlash_is_evidence_only_unless_a_brand_weighs_it() -> None:
     the category weighed (a per-brand override) they warn like any severe category."""
     base = stream(13, days=2.5, neg_share=0.7)
     at = T0 + 2 * DAY + 12 * 3600
-    reports = [
-        ScoredMention(
-            brand="acme",
-            source="x",
-            mention_id=f"backlash-{k}",
-            ts=at + 60.0 * k + 30.0,
-            text="acme under fire as boycott calls grow",
-            label="neutral",
-            p_negative=0.3,
-            categories={"public_backlash": 0.9},
-            author_id=f"r{k}",
-            followers=5000,
-        )
-        for k in range(40)
-    ]
+    reports = neutral_reports(
+        "public_backlash", at, [30.0] * 40, "acme under fire as boycott calls grow"
+    )
     merged = sorted(base + reports, key=lambda m: (m.ts, m.mention_id))
     default = [e for e in run(merged) if e.severity in ("warning", "critical")]
     assert not default
