@@ -17,6 +17,7 @@ from faust.web import Request, Response, View
 
 from pipeline.catalog import BrandCatalog
 from pipeline.detection import LiveDetection, config_resolver
+from pipeline.faust_fixes import is_ready, keep_queued_messages_on_resume
 from pipeline.metrics import Metrics
 from pipeline.processing import Ingestor
 from pipeline.security import faust_credentials
@@ -88,6 +89,7 @@ def build_app(
         table_cleanup_interval=3600.0,
         worker_redirect_stdouts=False,
     )
+    keep_queued_messages_on_resume(app)  # before any agent exists: see pipeline.faust_fixes
     metrics = Metrics(catalog.ids())
 
     classified_partitions = classified_partitions or settings.topic_partitions
@@ -156,5 +158,5 @@ def _register_pages(app: faust.App, ctx: WorkerContext) -> None:
 
     @app.page("/ready")
     async def ready(view: View, _request: Request) -> Response:
-        is_ready = not app.rebalancing and not app.in_recovery
-        return view.json({"ready": is_ready}, status=200 if is_ready else 503)
+        ready = is_ready(app)
+        return view.json({"ready": ready}, status=200 if ready else 503)

@@ -13,6 +13,7 @@ import orjson
 from pipeline.backtest import run_backtest
 from pipeline.broker import create_topics, pick_free_port
 from pipeline.catalog import BrandCatalog
+from pipeline.processing import decode_classified
 from pipeline.records import format_time, parse_timestamp
 from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_stream
 from pipeline.tools import consume, replay
@@ -90,6 +91,29 @@ def dead_letters(settings, bootstrap: str) -> list[dict]:
         settings, bootstrap, settings.topic_dead_letter, from_beginning=True, timeout=5
     )
     return [orjson.loads(v) for v in values]
+
+
+def classified_ids(settings, bootstrap: str) -> set[str]:
+    """Ids of the mentions on the classified topic (progress messages skipped)."""
+    values = consume(settings, bootstrap, settings.topic_classified, from_beginning=True, timeout=5)
+    return {
+        mention.mention_id
+        for value in values
+        if b'"source_partition"' not in value
+        for mention in decode_classified(value)[2]
+    }
+
+
+def without_redelivery_count(alerts: dict[str, dict]) -> dict[str, dict]:
+    """Alerts without ``evidence.duplicate_events_total``. A restarted worker takes up again what
+    was in flight when the last one stopped (at-least-once): the detector counts each of those
+    mentions once, and this counter of the copies it set aside is the one thing that may differ
+    from an uninterrupted run."""
+    out = {}
+    for event_id, alert in alerts.items():
+        evidence = {k: v for k, v in alert["evidence"].items() if k != "duplicate_events_total"}
+        out[event_id] = {**alert, "evidence": evidence}
+    return out
 
 
 def backtest_alerts(stream: Path, settings) -> dict[str, dict]:
@@ -218,6 +242,25 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
     assert ids == ["1", "3"]
 
 
+def split_at_the_crisis(stream: Path, tmp_path: Path) -> tuple[Path, Path, int]:
+    """The stream in two files: before and after 20 minutes into the crisis (begun, not over)."""
+    lines = stream.read_bytes().splitlines()
+    split = CRISIS_ONSET.timestamp() + 20 * 60
+    first = [x for x in lines if parse_timestamp(orjson.loads(x)["created_at"]).timestamp() < split]
+    second = [x for x in lines if x not in set(first)]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(first) + b"\n")
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join(second) + b"\n")
+    return tmp_path / "a.jsonl", tmp_path / "b.jsonl", len(first)
+
+
+def run_first_half_and_stop(worker_factory, env, settings, bootstrap, first: Path, n: int) -> None:
+    worker = worker_factory(env)
+    replay(first, settings, bootstrap, speed=None)
+    worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= n, 180, "ingest")
+    time.sleep(3)  # let the detector drain the classified topic before the stop
+    worker.stop()
+
+
 def test_a_restarted_worker_resumes_from_the_changelog(
     kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
 ):
@@ -226,38 +269,49 @@ def test_a_restarted_worker_resumes_from_the_changelog(
     stream = tmp_path / "mentions.jsonl"
     write_demo_stream(stream)
     with_trailer(stream)
-    lines = stream.read_bytes().splitlines()
-    split = CRISIS_ONSET.timestamp() + 20 * 60  # the crisis has begun, and is not over
-    first = [x for x in lines if parse_timestamp(orjson.loads(x)["created_at"]).timestamp() < split]
-    second = [x for x in lines if x not in set(first)]
-    (tmp_path / "a.jsonl").write_bytes(b"\n".join(first) + b"\n")
-    (tmp_path / "b.jsonl").write_bytes(b"\n".join(second) + b"\n")
-
-    # Stopgap: with a 2 s idle time this test failed in fresh-clone CI runs even after the
-    # idle rule was made offset-based (5c27109): live lost an hour of a brand's events without
-    # counting them late. The cause is not found; see the stop-8 note.
+    first, second, n_first = split_at_the_crisis(stream, tmp_path)
     env = fresh_env(
-        kafka_bootstrap,
-        EMBERWATCH_BRANDS_PATH=str(CATALOG),
-        EMBERWATCH_IDLE_PARTITION_SECONDS="3600",
+        kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="2"
     )
     settings = settings_for(env)
-    worker = worker_factory(env)
-    replay(tmp_path / "a.jsonl", settings, kafka_bootstrap, speed=None)
-    worker.wait_for(
-        lambda: worker.total("emberwatch_mentions_ingested_total") >= len(first), 180, "ingest"
-    )
-    time.sleep(3)  # let the detector drain the classified topic before the stop
-    worker.stop()
+    run_first_half_and_stop(worker_factory, env, settings, kafka_bootstrap, first, n_first)
 
     env2 = dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state"))
     second_worker = worker_factory(env2)
-    replay(tmp_path / "b.jsonl", settings, kafka_bootstrap, speed=None)
+    replay(second, settings, kafka_bootstrap, speed=None)
     wait_until_detected(second_worker, settings, stream)
     live = live_alerts(settings, kafka_bootstrap)
     offline = backtest_alerts(stream, settings)
     assert offline
-    assert live == offline
+    assert without_redelivery_count(live) == without_redelivery_count(offline)
+
+
+def test_a_worker_started_on_a_backlog_loses_no_mention(
+    kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
+):
+    """The second half of the stream is waiting when the new worker starts: Faust fetches part of
+    it while it finishes recovery, and its stock flow control dropped those messages (about 2,400
+    of 4,000 here, in 3 of 4 runs; see pipeline.faust_fixes). Every mention must reach the
+    classified topic, and the alerts must be the backtest's."""
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    with_trailer(stream)
+    first, second, n_first = split_at_the_crisis(stream, tmp_path)
+    env = fresh_env(
+        kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="2"
+    )
+    settings = settings_for(env)
+    run_first_half_and_stop(worker_factory, env, settings, kafka_bootstrap, first, n_first)
+
+    replay(second, settings, kafka_bootstrap, speed=None)  # the backlog, before the worker starts
+    worker = worker_factory(dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state")))
+    wait_until_detected(worker, settings, stream)
+    sent = {orjson.loads(line)["id"] for line in stream.read_bytes().splitlines()}
+    assert sent - classified_ids(settings, kafka_bootstrap) == set()
+    live = live_alerts(settings, kafka_bootstrap)
+    assert without_redelivery_count(live) == without_redelivery_count(
+        backtest_alerts(stream, settings)
+    )
 
 
 def test_quiet_raw_partitions_do_not_hold_the_alerts_back(
