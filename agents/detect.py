@@ -27,6 +27,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     from pipeline.app import WATERMARK_KEY
 
     metrics = ctx.metrics
+    processed = ctx.processed
     table = ctx.state_table
     detection = ctx.detection
 
@@ -71,51 +72,61 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 alert.event_time,
             )
 
+    async def handle(event: Any) -> None:
+        """One classified message or progress marker: decode, detect, publish."""
+        message = event.message
+        partition = message.partition
+        try:
+            if event.key == WATERMARK_KEY:
+                progress = orjson.loads(event.value)
+                outcome = detection.on_progress(
+                    partition, int(progress["source_partition"]), float(progress["ts"])
+                )
+                watermark = detection.watermark(partition)
+                if watermark is not None:
+                    metrics.watermark_seconds.labels(partition=str(partition)).set(watermark)
+                await publish(outcome)
+                return
+            brand, arrived_at, mentions = decode_classified(event.value)
+        except (RecordError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            logger.warning(
+                "undecodable message on %s[%d]@%d: %s",
+                message.topic,
+                partition,
+                message.offset,
+                exc,
+            )
+            raw = event.value if isinstance(event.value, bytes) else b""
+            letter = dead_letter(
+                raw,
+                "invalid_json",
+                str(exc),
+                SourceCoordinates(message.topic, partition, message.offset),
+                time.time(),
+            )
+            await deliver(
+                [Output(ctx.dead_letter_topic, letter)], on_retry=metrics.count_delivery_retries
+            )
+            metrics.dead_lettered.labels(reason="invalid_json").inc()
+            return
+        outcome = detection.on_batch(partition, brand, mentions, load)
+        label = metrics.brand_label(brand)
+        if outcome.late:
+            metrics.late_events.labels(brand=label).inc(outcome.late)
+        if outcome.duplicates:
+            metrics.duplicate_events.labels(brand=label).inc(outcome.duplicates)
+        await publish(outcome)
+        if arrived_at is not None:
+            metrics.arrival_to_detect_seconds.observe(max(0.0, time.time() - arrived_at))
+
     @app.agent(ctx.classified_topic, name="detect")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             partition = message.partition
-            detection.prime(partition, stored_brands, load)
-            try:
-                if event.key == WATERMARK_KEY:
-                    progress = orjson.loads(event.value)
-                    outcome = detection.on_progress(
-                        partition, int(progress["source_partition"]), float(progress["ts"])
-                    )
-                    watermark = detection.watermark(partition)
-                    if watermark is not None:
-                        metrics.watermark_seconds.labels(partition=str(partition)).set(watermark)
-                    await publish(outcome)
-                    continue
-                brand, arrived_at, mentions = decode_classified(event.value)
-            except (RecordError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                logger.warning(
-                    "undecodable message on %s[%d]@%d: %s",
-                    message.topic,
-                    partition,
-                    message.offset,
-                    exc,
-                )
-                raw = event.value if isinstance(event.value, bytes) else b""
-                letter = dead_letter(
-                    raw,
-                    "invalid_json",
-                    str(exc),
-                    SourceCoordinates(message.topic, partition, message.offset),
-                    time.time(),
-                )
-                await deliver(
-                    [Output(ctx.dead_letter_topic, letter)], on_retry=metrics.count_delivery_retries
-                )
-                metrics.dead_lettered.labels(reason="invalid_json").inc()
+            if not processed.fresh(message.topic, partition, message.offset):
+                metrics.redelivered.labels(agent="detect").inc()
                 continue
-            outcome = detection.on_batch(partition, brand, mentions, load)
-            label = metrics.brand_label(brand)
-            if outcome.late:
-                metrics.late_events.labels(brand=label).inc(outcome.late)
-            if outcome.duplicates:
-                metrics.duplicate_events.labels(brand=label).inc(outcome.duplicates)
-            await publish(outcome)
-            if arrived_at is not None:
-                metrics.arrival_to_detect_seconds.observe(max(0.0, time.time() - arrived_at))
+            detection.prime(partition, stored_brands, load)
+            await handle(event)
+            processed.mark(message.topic, partition, message.offset)

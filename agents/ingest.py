@@ -36,6 +36,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
     progress_sent: dict[int, float] = {}
     quiet = IdlePartitions(settings.idle_partition_seconds)
+    processed = ctx.processed
+    raw_name = settings.topic_raw
 
     def progress(part: int, newest: float, *, idle: bool = False) -> list[Output]:
         if newest <= progress_sent.get(part, float("-inf")):
@@ -112,6 +114,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         ends = await app.consumer.highwaters(*tps)
         return positions, {tp.partition: end for tp, end in ends.items()}
 
+    def mark_processed(taken: dict[int, int]) -> None:
+        for partition, offset in taken.items():
+            processed.mark(raw_name, partition, offset)
+
     @app.agent(ctx.raw_topic, name="ingest")
     async def ingest(stream: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -120,7 +126,18 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         ):
             started = time.perf_counter()
             # seen when taken, not once processed: a long batch must not make its partitions idle
-            quiet.taken({event.message.partition: event.message.offset for event in events})
+            taken = {event.message.partition: event.message.offset for event in events}
+            quiet.taken(taken)
+            fresh = [
+                e
+                for e in events
+                if processed.fresh(raw_name, e.message.partition, e.message.offset)
+            ]
+            if len(fresh) < len(events):
+                metrics.redelivered.labels(agent="ingest").inc(len(events) - len(fresh))
+            events = fresh
+            if not events:
+                continue
             batch = [
                 RawMessage(
                     value=event.value
@@ -156,6 +173,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                     ],
                     on_retry=metrics.count_delivery_retries,
                 )
+                mark_processed(taken)
                 metrics.ingested.inc(len(batch))
                 metrics.dead_lettered.labels(reason="internal_error").inc(len(batch))
                 continue
@@ -182,6 +200,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 ],
                 on_retry=metrics.count_delivery_retries,
             )
+            mark_processed(taken)
             for dead in result.dead:
                 metrics.dead_lettered.labels(reason=dead.reason).inc()
             for brand, mentions in result.by_brand.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import faust
 from faust.web import Request, Response, View
 
 from pipeline.catalog import BrandCatalog
+from pipeline.delivery import Processed
 from pipeline.detection import LiveDetection, config_resolver
 from pipeline.faust_fixes import is_ready, keep_queued_messages_on_resume
 from pipeline.metrics import Metrics
@@ -44,6 +45,7 @@ class WorkerContext:
     state_table: Any
     started_at: float
     classified_partitions: int  # progress messages go to every one of them
+    processed: Processed = field(default_factory=Processed)  # skip what Kafka hands over again
 
 
 def load_catalog(settings: Settings) -> BrandCatalog:
@@ -140,6 +142,7 @@ def build_app(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it as sync only
     async def _forget(_app: Any, *args: Any, signal: Any, **_: Any) -> None:
         revoked = args[0] if args else set()
+        ctx.processed.forget((tp.topic, tp.partition) for tp in revoked)
         ctx.detection.forget(
             {tp.partition for tp in revoked if tp.topic == settings.topic_classified}
         )

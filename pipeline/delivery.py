@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,3 +139,32 @@ async def deliver_in_phases(
         outputs = phase() if callable(phase) else phase
         resends += await deliver(outputs, on_retry=on_retry, sleep=sleep, on_cancel=on_cancel)
     return resends
+
+
+class Processed:
+    """The highest offset per input partition whose outputs this worker has delivered.
+
+    Kafka hands a partition's messages over again from the committed offset after every rebalance
+    (Faust seeks there once the tables are recovered, see ``pipeline.faust_fixes``): after a start
+    on a backlog, what the agents had already processed comes round a second time. Their outputs
+    are on the broker, so processing them again only costs time, and misleads: a mention resent
+    hours of event time later is counted late by the detector. An agent asks ``fresh`` first and
+    skips what it has done. Within a partition messages arrive in offset order, so one number per
+    partition is enough. A revoked partition is forgotten (another worker may process it meanwhile).
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, int], int] = {}
+
+    def fresh(self, topic: str, partition: int, offset: int) -> bool:
+        """Not processed yet by this worker."""
+        return offset > self._done.get((topic, partition), -1)
+
+    def mark(self, topic: str, partition: int, offset: int) -> None:
+        """The outputs of this message (and of the partition's earlier ones) are delivered."""
+        key = (topic, partition)
+        self._done[key] = max(offset, self._done.get(key, -1))
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for key in partitions:
+            self._done.pop(key, None)

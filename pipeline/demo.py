@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -40,19 +41,23 @@ _BAD_LINES = (
 )
 
 
-def _wait_http(url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_ready(metrics_url: str, worker: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until the worker's ``/ready`` answers 200: it has joined its group and recovered its tables
+    (before that, a replayed sample would only wait in the topics)."""
+    ready_url = metrics_url.removesuffix("/metrics") + "/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             msg = f"the worker exited with code {worker.returncode}; see its log"
             raise RuntimeError(msg)
         try:
-            scrape_metrics(url)
-        except OSError:
-            time.sleep(0.5)
-            continue
-        return
-    msg = f"the worker did not answer on {url} within {timeout:.0f}s"
+            with urllib.request.urlopen(ready_url, timeout=5) as response:  # noqa: S310 (local URL)
+                if response.status == 200:
+                    return
+        except OSError:  # not listening yet, or 503 while it joins and recovers
+            pass
+        time.sleep(0.5)
+    msg = f"the worker was not ready on {ready_url} within {timeout:.0f}s"
     raise RuntimeError(msg)
 
 
@@ -117,7 +122,7 @@ def run_demo(base: Settings, *, keep_running: bool = False) -> int:
             stack.callback(_stop_worker, worker)
         metrics_url = f"http://{settings.web_host}:{web_port}/metrics"
         started = time.monotonic()
-        _wait_http(metrics_url, worker, timeout=120)
+        _wait_ready(metrics_url, worker, timeout=120)
         print(f"  worker:        pid {worker.pid}, log {log_path}")
         print(f"  metrics:       {metrics_url}")
         print(

@@ -13,9 +13,9 @@ backlog fetches part of it in that window:
 They are never processed and never dead-lettered. We saw 2,400 raw mentions of a 4,000-mention
 backlog vanish this way (Faust logs nothing). The queue clear on resume is redundant: on revoke
 Faust suspends the flow and clears the queues itself (``App._on_partitions_revoked``). So here the
-queues keep what they hold when the flow resumes. What was queued before the seek may then be
-delivered twice (the seek rewinds to the committed offset), which the pipeline absorbs: every output
-is idempotent and the detector counts a mention once.
+queues keep what they hold when the flow resumes. What was queued before the seek is then
+delivered twice (the seek rewinds to the committed offset); the agents skip the copies of what they
+have processed (``pipeline.delivery.Processed``), and every output is idempotent anyway.
 """
 
 from __future__ import annotations

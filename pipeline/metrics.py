@@ -116,6 +116,16 @@ class Metrics:
             registry=r,
             buckets=_LATENCY_BUCKETS,
         )
+        self.redelivered = Counter(
+            "redelivered_messages",
+            "Input messages Kafka delivered again after this worker had processed them "
+            "(skipped; see pipeline.delivery.Processed).",
+            ["agent"],
+            namespace=ns,
+            registry=r,
+        )
+        for agent in ("ingest", "detect"):
+            self.redelivered.labels(agent=agent)
         self.delivery_retries = Counter(
             "delivery_retries",
             "Outputs sent again because the broker did not acknowledge them.",

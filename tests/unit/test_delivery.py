@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.delivery import Output, deliver, deliver_in_phases
+from pipeline.delivery import Output, Processed, deliver, deliver_in_phases
 
 
 class FlakyTopic:
@@ -107,3 +107,25 @@ async def test_a_later_phase_waits_until_the_earlier_one_has_landed() -> None:
         sleep=no_sleep,
     )
     assert [v for _, v, _ in one_call.delivered] == [b"other", b"progress", b"data"]
+
+
+def test_processed_skips_what_was_done_and_only_that() -> None:
+    processed = Processed()
+    assert processed.fresh("raw", 0, 0)
+    processed.mark("raw", 0, 41)
+    assert not processed.fresh("raw", 0, 41)  # handed over again after a rewind
+    assert not processed.fresh("raw", 0, 7)
+    assert processed.fresh("raw", 0, 42)
+    assert processed.fresh("raw", 1, 7)  # another partition
+    assert processed.fresh("classified", 0, 7)  # another topic
+    processed.mark("raw", 0, 12)  # never moves back
+    assert not processed.fresh("raw", 0, 41)
+
+
+def test_a_revoked_partition_is_forgotten() -> None:
+    processed = Processed()
+    processed.mark("raw", 0, 41)
+    processed.mark("raw", 1, 41)
+    processed.forget([("raw", 0), ("raw", 9)])
+    assert processed.fresh("raw", 0, 5)
+    assert not processed.fresh("raw", 1, 5)
