@@ -147,6 +147,12 @@ def build_app(
             {tp.partition for tp in revoked if tp.topic == settings.topic_classified}
         )
 
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _start_over(_app: Any, *args: Any, signal: Any, **_: Any) -> None:
+        # a mark made by a step still running when its partition was revoked is stale here
+        assigned = args[0] if args else set()
+        ctx.processed.forget((tp.topic, tp.partition) for tp in assigned)
+
     return app, ctx
 
 

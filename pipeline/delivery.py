@@ -150,7 +150,9 @@ class Processed:
     are on the broker, so processing them again only costs time, and misleads: a mention resent
     hours of event time later is counted late by the detector. An agent asks ``fresh`` first and
     skips what it has done. Within a partition messages arrive in offset order, so one number per
-    partition is enough. A revoked partition is forgotten (another worker may process it meanwhile).
+    partition is enough. A partition is forgotten when it is revoked (another worker may process it
+    meanwhile) and again when it is assigned (a step that was still running at the revocation may
+    have marked it since): forgetting too much only costs a second processing, never a message.
     """
 
     def __init__(self) -> None:
