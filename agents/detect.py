@@ -127,6 +127,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             if not processed.fresh(message.topic, partition, message.offset):
                 metrics.redelivered.labels(agent="detect").inc()
                 continue
+            missing = processed.gaps(message.topic, partition, [message.offset])
+            if missing:
+                logger.warning("%s[%d]: %d offsets skipped", message.topic, partition, missing)
+                metrics.offset_gaps.labels(agent="detect").inc(missing)
             detection.prime(partition, stored_brands, load)
             await handle(event)
             processed.mark(message.topic, partition, message.offset)

@@ -114,6 +114,20 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         ends = await app.consumer.highwaters(*tps)
         return positions, {tp.partition: end for tp, end in ends.items()}
 
+    def count_gaps(events: list[Any]) -> None:
+        by_partition: dict[int, list[int]] = {}
+        for event in events:
+            by_partition.setdefault(event.message.partition, []).append(event.message.offset)
+        missing = sum(
+            processed.gaps(raw_name, partition, sorted(offsets))
+            for partition, offsets in by_partition.items()
+        )
+        if missing:
+            logger.warning(
+                "raw offsets skipped by the consumer (or transaction markers): %d", missing
+            )
+            metrics.offset_gaps.labels(agent="ingest").inc(missing)
+
     def mark_processed(taken: dict[int, int]) -> None:
         for partition, offset in taken.items():
             processed.mark(raw_name, partition, offset)
@@ -135,6 +149,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             ]
             if len(fresh) < len(events):
                 metrics.redelivered.labels(agent="ingest").inc(len(events) - len(fresh))
+            count_gaps(fresh)
             events = fresh
             if not events:
                 continue

@@ -162,6 +162,19 @@ class Processed:
         """Not processed yet by this worker."""
         return offset > self._done.get((topic, partition), -1)
 
+    def gaps(self, topic: str, partition: int, offsets: Iterable[int]) -> int:
+        """Offsets missing before these fresh ones (ascending, of one partition): between the last
+        processed offset, when known, and the first, and between consecutive ones. Kafka leaves
+        such holes for transaction markers (one per producer transaction) and compaction; on a
+        topic written without transactions, a hole is input the consumer skipped."""
+        prev = self._done.get((topic, partition))
+        missing = 0
+        for offset in offsets:
+            if prev is not None and offset > prev + 1:
+                missing += offset - prev - 1
+            prev = offset
+        return missing
+
     def mark(self, topic: str, partition: int, offset: int) -> None:
         """The outputs of this message (and of the partition's earlier ones) are delivered."""
         key = (topic, partition)

@@ -124,8 +124,18 @@ class Metrics:
             namespace=ns,
             registry=r,
         )
+        self.offset_gaps = Counter(
+            "input_offset_gaps",
+            "Offsets missing between consecutive input messages of a partition: transaction "
+            "markers or compaction, else input the consumer skipped (0 is expected without "
+            "transactional producers).",
+            ["agent"],
+            namespace=ns,
+            registry=r,
+        )
         for agent in ("ingest", "detect"):
             self.redelivered.labels(agent=agent)
+            self.offset_gaps.labels(agent=agent)
         self.delivery_retries = Counter(
             "delivery_retries",
             "Outputs sent again because the broker did not acknowledge them.",

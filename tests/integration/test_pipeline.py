@@ -310,6 +310,8 @@ def test_a_worker_started_on_a_backlog_loses_no_mention(
     assert sent - classified_ids(settings, kafka_bootstrap) == set()
     # what Kafka handed over again was skipped, not counted late hours of event time later
     assert worker.total("emberwatch_late_events_total") == 0
+    # and no agent saw a hole in its input offsets (the replay and the worker use no transactions)
+    assert worker.total("emberwatch_input_offset_gaps_total") == 0
     live = live_alerts(settings, kafka_bootstrap)
     assert without_redelivery_count(live) == without_redelivery_count(
         backtest_alerts(stream, settings)

@@ -129,3 +129,13 @@ def test_a_revoked_partition_is_forgotten() -> None:
     processed.forget([("raw", 0), ("raw", 9)])
     assert processed.fresh("raw", 0, 5)
     assert not processed.fresh("raw", 1, 5)
+
+
+def test_gaps_count_the_offsets_missing_before_fresh_messages() -> None:
+    processed = Processed()
+    assert processed.gaps("raw", 0, [5, 6, 7]) == 0  # nothing processed yet: the start is unknown
+    assert processed.gaps("raw", 0, [5, 7, 10]) == 3  # 6, 8 and 9
+    processed.mark("raw", 0, 7)
+    assert processed.gaps("raw", 0, [8, 9]) == 0
+    assert processed.gaps("raw", 0, [2000]) == 1992  # what the consumer dropped after a seek
+    assert processed.gaps("raw", 1, [2000]) == 0
