@@ -165,6 +165,8 @@ def _follow(
     )
     alerts: list[dict[str, Any]] = []
     quiet_since = time.monotonic()
+    marks: list[float] = []  # the detector's watermarks, one per partition
+    marks_since = time.monotonic()
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -179,12 +181,18 @@ def _follow(
                     print(format_alert(alert), flush=True)
                     quiet_since = time.monotonic()
             try:
-                ingested = metric_total(
-                    scrape_metrics(metrics_url), "emberwatch_mentions_ingested_total"
-                )
+                scraped = scrape_metrics(metrics_url)
             except OSError:  # a busy worker may answer late: ask again next round
                 continue
-            if ingested >= sent and time.monotonic() - quiet_since > 8:
+            ingested = metric_total(scraped, "emberwatch_mentions_ingested_total")
+            now_marks = sorted(
+                v for k, v in scraped.items() if k.startswith("emberwatch_detector_watermark")
+            )
+            if now_marks != marks:
+                marks, marks_since = now_marks, time.monotonic()
+            # done: all taken in, no alert for a while, and the detector no longer advancing
+            settled = min(time.monotonic() - quiet_since, time.monotonic() - marks_since)
+            if ingested >= sent and marks and settled > 8:
                 break
     finally:
         consumer.close()
