@@ -140,7 +140,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         ):
             started = time.perf_counter()
             # seen when taken, not once processed: a long batch must not make its partitions idle
-            taken = {event.message.partition: event.message.offset for event in events}
+            taken: dict[int, int] = {}  # the last offset taken per partition
+            for event in events:
+                part = event.message.partition
+                taken[part] = max(event.message.offset, taken.get(part, -1))
             quiet.taken(taken)
             fresh = [
                 e
