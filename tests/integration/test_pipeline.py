@@ -242,23 +242,32 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
     assert ids == ["1", "3"]
 
 
-def split_at_the_crisis(stream: Path, tmp_path: Path) -> tuple[Path, Path, int]:
-    """The stream in two files: before and after 20 minutes into the crisis (begun, not over)."""
+def stopped_after_the_first_half(bootstrap, fresh_env, worker_factory, settings_for, tmp_path):
+    """The crisis stream split 20 minutes into the crisis (begun, not over); a worker (2 s idle
+    time) takes in the first half and is stopped. Returns the whole stream, the second half, and
+    the environment and settings of a worker that goes on with an empty state dir."""
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    with_trailer(stream)
     lines = stream.read_bytes().splitlines()
     split = CRISIS_ONSET.timestamp() + 20 * 60
     first = [x for x in lines if parse_timestamp(orjson.loads(x)["created_at"]).timestamp() < split]
     second = [x for x in lines if x not in set(first)]
     (tmp_path / "a.jsonl").write_bytes(b"\n".join(first) + b"\n")
     (tmp_path / "b.jsonl").write_bytes(b"\n".join(second) + b"\n")
-    return tmp_path / "a.jsonl", tmp_path / "b.jsonl", len(first)
-
-
-def run_first_half_and_stop(worker_factory, env, settings, bootstrap, first: Path, n: int) -> None:
+    env = fresh_env(
+        bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="2"
+    )
+    settings = settings_for(env)
     worker = worker_factory(env)
-    replay(first, settings, bootstrap, speed=None)
-    worker.wait_for(lambda: worker.total("emberwatch_mentions_ingested_total") >= n, 180, "ingest")
+    replay(tmp_path / "a.jsonl", settings, bootstrap, speed=None)
+    worker.wait_for(
+        lambda: worker.total("emberwatch_mentions_ingested_total") >= len(first), 180, "ingest"
+    )
     time.sleep(3)  # let the detector drain the classified topic before the stop
     worker.stop()
+    env2 = dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state"))
+    return stream, tmp_path / "b.jsonl", env2, settings
 
 
 def test_a_restarted_worker_resumes_from_the_changelog(
@@ -266,17 +275,9 @@ def test_a_restarted_worker_resumes_from_the_changelog(
 ):
     """Stop the worker half-way, start a new one with an empty state dir: the detector state comes
     back from the table's changelog and the alerts are those of one uninterrupted backtest."""
-    stream = tmp_path / "mentions.jsonl"
-    write_demo_stream(stream)
-    with_trailer(stream)
-    first, second, n_first = split_at_the_crisis(stream, tmp_path)
-    env = fresh_env(
-        kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="2"
+    stream, second, env2, settings = stopped_after_the_first_half(
+        kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
     )
-    settings = settings_for(env)
-    run_first_half_and_stop(worker_factory, env, settings, kafka_bootstrap, first, n_first)
-
-    env2 = dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state"))
     second_worker = worker_factory(env2)
     replay(second, settings, kafka_bootstrap, speed=None)
     wait_until_detected(second_worker, settings, stream)
@@ -293,18 +294,11 @@ def test_a_worker_started_on_a_backlog_loses_no_mention(
     it while it finishes recovery, and its stock flow control dropped those messages (about 2,400
     of 4,000 here, in 3 of 4 runs; see pipeline.faust_fixes). Every mention must reach the
     classified topic, and the alerts must be the backtest's."""
-    stream = tmp_path / "mentions.jsonl"
-    write_demo_stream(stream)
-    with_trailer(stream)
-    first, second, n_first = split_at_the_crisis(stream, tmp_path)
-    env = fresh_env(
-        kafka_bootstrap, EMBERWATCH_BRANDS_PATH=str(CATALOG), EMBERWATCH_IDLE_PARTITION_SECONDS="2"
+    stream, second, env2, settings = stopped_after_the_first_half(
+        kafka_bootstrap, fresh_env, worker_factory, settings_for, tmp_path
     )
-    settings = settings_for(env)
-    run_first_half_and_stop(worker_factory, env, settings, kafka_bootstrap, first, n_first)
-
     replay(second, settings, kafka_bootstrap, speed=None)  # the backlog, before the worker starts
-    worker = worker_factory(dict(env, EMBERWATCH_STATE_DIR=str(tmp_path / "second-state")))
+    worker = worker_factory(env2)
     wait_until_detected(worker, settings, stream)
     sent = {orjson.loads(line)["id"] for line in stream.read_bytes().splitlines()}
     assert sent - classified_ids(settings, kafka_bootstrap) == set()
