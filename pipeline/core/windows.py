@@ -71,13 +71,13 @@ class Bucket:
     with_author: int = 0
     distinct_authors: int = 0
     max_per_author: int = 0
-    top_author: list[int] = field(default_factory=list)  # [hash, n, neg] of the most active
+    top_author: list[Any] = field(default_factory=list)  # [hash, n, neg, {cat: k}] most active
     cats: dict[str, int] = field(default_factory=dict)
     src: dict[str, list[int]] = field(default_factory=dict)  # source -> [n, neg]
     terms: dict[str, int] = field(default_factory=dict)
     top: list[list[Any]] = field(default_factory=list)  # [neg, reach, key, summary]
     keys: set[int] = field(default_factory=set)
-    authors: dict[int, list[int]] = field(default_factory=dict)  # author hash -> [n, neg]
+    authors: dict[int, list[Any]] = field(default_factory=dict)  # hash -> [n, neg, {cat: k}]
     closed: bool = False
     new_authors: int = 0  # distinct authors not seen in the brand's recent days (set on close)
 
@@ -96,15 +96,17 @@ class Bucket:
         self.negw += wm * neg
         if neg:
             self.max_neg_reach = max(self.max_neg_reach, reach)
+        cats = [cat for cat, score in m.categories.items() if score >= cat_thr]
+        for cat in cats:
+            self.cats[cat] = self.cats.get(cat, 0) + 1
         if m.author_id:
             self.with_author += 1
             ah = stable_hash(m.author_id)
-            counts_a = self.authors.setdefault(ah, [0, 0])
+            counts_a = self.authors.setdefault(ah, [0, 0, {}])
             counts_a[0] += 1
             counts_a[1] += neg
-        for cat, score in m.categories.items():
-            if score >= cat_thr:
-                self.cats[cat] = self.cats.get(cat, 0) + 1
+            for cat in cats:
+                counts_a[2][cat] = counts_a[2].get(cat, 0) + 1
         counts = self.src.setdefault(m.source, [0, 0])
         counts[0] += 1
         counts[1] += neg
@@ -138,9 +140,11 @@ class Bucket:
         self.distinct_authors = len(self.authors)
         if self.authors:
             # the most active author, ties by hash: a total order
-            top, (top_n, top_neg) = min(self.authors.items(), key=lambda kv: (-kv[1][0], kv[0]))
-            self.max_per_author = top_n
-            self.top_author = [top, top_n, top_neg]
+            top, counts = min(self.authors.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            self.max_per_author = counts[0]
+            # its categories too: a burst of one author is one mention for them as well
+            cats = counts[2] if len(counts) > 2 else {}
+            self.top_author = [top, counts[0], counts[1], dict(sorted(cats.items()))]
         self.authors = {}
         self.keys = set()
         self.terms = dict(top_items(self.terms.items(), top_terms))
@@ -167,7 +171,8 @@ class Bucket:
             max_per_author=obj[10], top_author=list(obj[11]), cats=dict(obj[12]),
             src={k: list(v) for k, v in obj[13].items()}, terms=dict(obj[14]),
             top=[list(t) for t in obj[15]], keys=set(obj[16]),
-            authors={k: list(v) for k, v in obj[17]}, closed=obj[18],
+            authors={k: [v[0], v[1], dict(v[2]) if len(v) > 2 else {}] for k, v in obj[17]},
+            closed=obj[18],
             new_authors=obj[19] if len(obj) > 19 else 0,
         )  # fmt: skip
 
@@ -212,7 +217,8 @@ class WindowSums:
 def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> WindowSums:
     n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = na = 0
     cats: dict[str, int] = {}
-    tops: dict[int, list[int]] = {}  # most active author of a bucket -> [n, neg] in the window
+    # most active author of a bucket -> [n, neg, {cat: k}] in the window
+    tops: dict[int, list[Any]] = {}
     for b in buckets:
         n += b.n
         neg += b.neg
@@ -226,10 +232,13 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         mpa = max(mpa, b.max_per_author)
         na += b.new_authors
         if b.top_author:
-            a_hash, a_n, a_neg = b.top_author
-            acc = tops.setdefault(a_hash, [0, 0])
+            a_hash, a_n, a_neg = b.top_author[:3]
+            acc = tops.setdefault(a_hash, [0, 0, {}])
             acc[0] += a_n
             acc[1] += a_neg
+            if len(b.top_author) > 3:  # (state from older versions has no categories here)
+                for c, k in b.top_author[3].items():
+                    acc[2][c] = acc[2].get(c, 0) + k
         for c, k in b.cats.items():
             cats[c] = cats.get(c, 0) + k
         if young_sources:
@@ -237,10 +246,12 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
                 if src in young_sources:
                     yn += src_n
                     yneg += src_neg
-    for a_n, a_neg in tops.values():
+    for a_n, a_neg, a_cats in tops.values():
         if a_n >= SPAM_MIN:  # a burst of one author counts as one mention
             sn += a_n - 1
             sneg += a_neg - (1 if 2 * a_neg >= a_n else 0)  # the one kept: negative if mostly
+            for c, k in a_cats.items():  # ... in each of its categories at most once
+                cats[c] = max(0, cats.get(c, 0) - (k - 1))
     return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg, na)
 
 

@@ -327,7 +327,7 @@ def test_config_overrides() -> None:
 
 
 def test_one_account_flooding_is_not_a_crisis() -> None:
-    base = stream(41, days=2.5)
+    base = stream(41, days=3.0)  # the background goes on through the flood and after
     at = T0 + 2 * DAY + 14 * 3600
     spam = [
         ScoredMention(
@@ -380,3 +380,24 @@ def test_state_stays_bounded_for_a_busy_brand() -> None:
         det.observe(m)
     det.advance(busy[-1].ts)
     assert len(det.to_bytes()) < 600_000
+
+
+def test_one_account_posting_about_a_breach_is_not_a_category_surge() -> None:
+    base = stream(42, days=3.0)  # the background goes on through the posts and after
+    at = T0 + 2 * DAY + 14 * 3600
+    posts = [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"loud-{j}",
+            ts=at + 40.0 * j,
+            text="my account was hacked, they leaked my data",
+            label="neutral",
+            p_negative=0.3,
+            categories={"data_breach": 0.9},
+            author_id="loud-1",
+        )
+        for j in range(8)
+    ]
+    events = run(sorted(base + posts, key=lambda m: (m.ts, m.mention_id)))
+    assert all(e.severity == "watch" for e in events)

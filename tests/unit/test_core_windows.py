@@ -123,3 +123,20 @@ def test_late_and_duplicate_are_counted_not_folded() -> None:
     assert sum(b.n for b in det._closed) == 2
     # after the retention, the same redelivery is late
     assert det.observe(mention(1, t0 + 10)) is Observation.LATE
+
+
+def test_a_burst_of_one_author_counts_once_in_its_categories_too() -> None:
+    a, b = Bucket(0), Bucket(60)
+    breach = {"data_breach": 0.9}
+    for j in range(3):  # one account, three breach posts in each of two buckets
+        a.add(mention(j, 1 + j, author_id="loud", categories=breach), j, 5, 280, 0.5)
+        b.add(mention(10 + j, 61 + j, author_id="loud", categories=breach), 10 + j, 5, 280, 0.5)
+    for j in range(2):  # two other people posting about it once each
+        b.add(mention(20 + j, 70 + j, author_id=f"p{j}", categories=breach), 20 + j, 5, 280, 0.5)
+    a.close(10)
+    b.close(10)
+    s = window_sums([a, b], frozenset())
+    assert (s.n, s.scored_n) == (8, 3)
+    assert s.cats == {"data_breach": 3}  # the loud account once, plus the two others
+    # a closed bucket round-trips with its top author's categories
+    assert window_sums([Bucket.from_obj(a.to_obj()), b], frozenset()) == s
