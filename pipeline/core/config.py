@@ -156,6 +156,10 @@ class DetectorConfig:
     (capped ``short_window_only``). A chance cluster of a few minutes stays in the short window
     for all of it and would otherwise confirm itself over ``confirm_buckets``; a crisis soon shows
     on the 15-minute view too. 0 turns the check off."""
+    volume_alone_warns: bool = True
+    """A surge whose negativity stays under ``negativity_gate`` (and is not positive-led) may
+    reach warning, held under critical; False holds it under warning (watch at most), like a
+    positive spike."""
     positive_led_share: float = 0.4
     """A surge is positive-led when this share of the extra mentions are extra positive ones."""
     weight_volume: float = 55.0

@@ -234,7 +234,8 @@ def score(
         if positive_led(mid, cfg) or positive_led(long, cfg):
             capped, cap = "positive_spike", cfg.warning_threshold - 0.01
         else:
-            capped, cap = "not_negative", cfg.critical_threshold - 0.01
+            top = cfg.critical_threshold if cfg.volume_alone_warns else cfg.warning_threshold
+            capped, cap = "not_negative", top - 0.01
     if capped is not None and total > cap:
         total = cap
     else:

@@ -201,6 +201,32 @@ def test_positive_spike_raises_at_most_a_watch() -> None:
     assert all(e.severity == "watch" for e in events)
 
 
+def test_a_neutral_surge_warns_unless_volume_alone_is_held_at_watch() -> None:
+    """Many people posting neutral mentions (a promotion, a viral brand post): volume alone may
+    reach warning by default; ``volume_alone_warns = False`` holds it at watch."""
+    base = stream(15, days=3.0)
+    at = T0 + 2 * DAY + 15 * 3600
+    rng = random.Random(16)
+    surge = [
+        ScoredMention(
+            brand="acme",
+            source="x",
+            mention_id=f"promo-{k}",
+            ts=at + rng.random() * 3600.0,
+            text="RT @acme: our fleet is on fleek",
+            label="neutral",
+            p_negative=0.2,
+            author_id=f"fan{k}",
+        )
+        for k in range(600)
+    ]
+    merged = sorted(base + surge, key=lambda m: (m.ts, m.mention_id))
+    default = {e.severity for e in run(merged)}
+    assert "warning" in default and "critical" not in default
+    held = DetectorConfig.from_mapping(DetectorConfig(), {"volume_alone_warns": False})
+    assert {e.severity for e in run(merged, held)} == {"watch"}
+
+
 def neutral_reports(
     category: str, at: float, offsets: list[float], text: str
 ) -> list[ScoredMention]:
