@@ -140,3 +140,26 @@ def test_a_burst_of_one_author_counts_once_in_its_categories_too() -> None:
     assert s.cats == {"data_breach": 3}  # the loud account once, plus the two others
     # a closed bucket round-trips with its top author's categories
     assert window_sums([Bucket.from_obj(a.to_obj()), b], frozenset()) == s
+
+
+def test_buckets_saved_before_per_author_categories_still_load() -> None:
+    """State in a changelog written by the previous version: authors as [n, neg], the top
+    author as [hash, n, neg]."""
+    closed = Bucket(0)
+    for j in range(3):
+        closed.add(
+            mention(j, 1 + j, author_id="loud", categories={"fraud_scam": 0.9}), j, 5, 280, 0.5
+        )
+    closed.close(10)
+    old_closed = closed.to_obj()
+    old_closed[11] = old_closed[11][:3]
+    open_ = Bucket(60)
+    open_.add(mention(9, 61, author_id="loud"), 9, 5, 280, 0.5)
+    old_open = open_.to_obj()
+    old_open[17] = [[k, v[:2]] for k, v in old_open[17]]
+    a, b = Bucket.from_obj(old_closed), Bucket.from_obj(old_open)
+    b.add(mention(10, 62, author_id="loud"), 10, 5, 280, 0.5)
+    b.close(10)
+    s = window_sums([a, b], frozenset())
+    assert (s.n, s.scored_n) == (5, 1)
+    assert s.cats == {"fraud_scam": 3}  # the old bucket has no per-author categories to drop
