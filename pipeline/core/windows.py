@@ -18,6 +18,7 @@ from pipeline.core.types import ScoredMention
 _TERM_RE = re.compile(r"#?[a-z][a-z0-9_'-]{2,}")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|@\w+")
 SPAM_MIN = 3  # an author with this many mentions in a window counts once there
+AUTHOR_BITS = 512  # bits of a bucket's author bitmap (distinct authors of a window, estimated)
 
 _STOP = frozenset(
     """the and for you your with this that have has had was were are not but all can will just
@@ -80,6 +81,10 @@ class Bucket:
     authors: dict[int, list[Any]] = field(default_factory=dict)  # hash -> [n, neg, {cat: k}]
     closed: bool = False
     new_authors: int = 0  # distinct authors not seen in the brand's recent days (set on close)
+    # one bit per hashed author, kept after close: the union over a window's buckets estimates
+    # its distinct authors (one author in every bucket is one author, not one per bucket);
+    # None for buckets saved before the bitmap existed
+    author_bits: int | None = 0
 
     def add(
         self, m: ScoredMention, key_hash: int, cfg_top: int, cfg_chars: int, cat_thr: float
@@ -102,6 +107,8 @@ class Bucket:
         if m.author_id:
             self.with_author += 1
             ah = stable_hash(m.author_id)
+            if self.author_bits is not None:
+                self.author_bits |= 1 << (ah % AUTHOR_BITS)
             counts_a = self.authors.setdefault(ah, [0, 0, {}])
             counts_a[0] += 1
             counts_a[1] += neg
@@ -161,6 +168,7 @@ class Bucket:
             self.max_neg_reach, self.with_author, self.distinct_authors, self.max_per_author,
             self.top_author, self.cats, self.src, self.terms, self.top, sorted(self.keys),
             [[k, v] for k, v in sorted(self.authors.items())], self.closed, self.new_authors,
+            None if self.author_bits is None else format(self.author_bits, "x"),
         ]  # fmt: skip
 
     @classmethod
@@ -174,7 +182,37 @@ class Bucket:
             authors={k: [v[0], v[1], dict(v[2]) if len(v) > 2 else {}] for k, v in obj[17]},
             closed=obj[18],
             new_authors=obj[19] if len(obj) > 19 else 0,
+            author_bits=_bits_of(obj),
         )  # fmt: skip
+
+
+def _bits_of(obj: Sequence[Any]) -> int | None:
+    if len(obj) > 20:
+        return None if obj[20] is None else int(obj[20], 16)
+    if obj[18]:  # closed by a version without the bitmap: its authors are gone
+        return None
+    bits = 0
+    for ah, _ in obj[17]:
+        bits |= 1 << (int(ah) % AUTHOR_BITS)
+    return bits
+
+
+def distinct_authors(buckets: Sequence[Bucket]) -> int:
+    """Distinct authors over ``buckets``: linear counting on the union of their bitmaps, kept
+    between the busiest bucket's count and the per-bucket sum; the sum when a bitmap is missing
+    or the union is full (thousands of authors: then repeats weigh little anyway)."""
+    total = sum(b.distinct_authors for b in buckets)
+    union = 0
+    for b in buckets:
+        if b.author_bits is None:
+            return total
+        union |= b.author_bits
+    zeros = AUTHOR_BITS - union.bit_count()
+    if zeros == 0:
+        return total
+    estimate = round(AUTHOR_BITS * math.log(AUTHOR_BITS / zeros))
+    floor = max((b.distinct_authors for b in buckets), default=0)
+    return min(total, max(floor, estimate))
 
 
 def top_items(items: Iterable[tuple[str, int]], k: int) -> list[tuple[str, int]]:
@@ -215,7 +253,7 @@ class WindowSums:
 
 
 def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> WindowSums:
-    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = na = 0
+    n = neg = pos = pneg = w = negw = mnr = wa = mpa = yn = yneg = sn = sneg = na = 0
     cats: dict[str, int] = {}
     # most active author of a bucket -> [n, neg, {cat: k}] in the window
     tops: dict[int, list[Any]] = {}
@@ -228,7 +266,6 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         negw += b.negw
         mnr = max(mnr, b.max_neg_reach)
         wa += b.with_author
-        da += b.distinct_authors
         mpa = max(mpa, b.max_per_author)
         na += b.new_authors
         if b.top_author:
@@ -252,6 +289,7 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
             sneg += a_neg - (1 if 2 * a_neg >= a_n else 0)  # the one kept: negative if mostly
             for c, k in a_cats.items():  # ... in each of its categories at most once
                 cats[c] = max(0, cats.get(c, 0) - (k - 1))
+    da = distinct_authors(buckets)
     return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg, na)
 
 

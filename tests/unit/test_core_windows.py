@@ -163,3 +163,32 @@ def test_buckets_saved_before_per_author_categories_still_load() -> None:
     s = window_sums([a, b], frozenset())
     assert (s.n, s.scored_n) == (5, 1)
     assert s.cats == {"fraud_scam": 3}  # the old bucket has no per-author categories to drop
+
+
+def test_distinct_authors_of_a_window_count_each_author_once() -> None:
+    """A thread of one author, one post a minute, is one author over the window, not one per
+    bucket; many different authors are counted (estimated) close to their number."""
+    thread = []
+    for k in range(12):
+        b = Bucket(60 * k)
+        b.add(mention(k, 60 * k + 1, author_id="threader"), k, 5, 280, 0.5)
+        b.add(mention(100 + k, 60 * k + 2, author_id=f"other{k}"), 100 + k, 5, 280, 0.5)
+        b.close(10)
+        thread.append(b)
+    s = window_sums(thread, frozenset())
+    assert s.with_author == 24
+    assert 12 <= s.distinct_authors <= 14  # 13 people; the per-bucket sum would say 24
+    crowd = []
+    for k in range(10):
+        b = Bucket(60 * k)
+        for j in range(30):
+            i = 30 * k + j
+            b.add(mention(i, 60 * k + 1, author_id=f"p{i}"), i, 5, 280, 0.5)
+        b.close(10)
+        crowd.append(b)
+    est = window_sums(crowd, frozenset()).distinct_authors
+    assert 270 <= est <= 300
+    # bitmaps round-trip; a bucket saved without one falls back to the per-bucket sum
+    assert window_sums([Bucket.from_obj(b.to_obj()) for b in thread], frozenset()) == s
+    old = thread[0].to_obj()[:20]
+    assert window_sums([Bucket.from_obj(old), *thread[1:]], frozenset()).distinct_authors == 24
