@@ -352,22 +352,30 @@ def test_config_overrides() -> None:
         DetectorConfig.from_mapping(base, {"watch_threshold": 90})
 
 
-def test_one_account_flooding_is_not_a_crisis() -> None:
-    base = stream(41, days=3.0)  # the background goes on through the flood and after
+def one_account(
+    posts: int, every: float, text: str, label: str, categories: dict[str, float] | None = None
+) -> list[ScoredMention]:
+    """``posts`` mentions of a single account, ``every`` seconds apart from day 2, 14:00."""
     at = T0 + 2 * DAY + 14 * 3600
-    spam = [
+    return [
         ScoredMention(
             brand="acme",
             source="x",
-            mention_id=f"spam-{j}",
-            ts=at + 8.0 * j,
-            text="worst company ever #fail",
-            label="negative",
-            p_negative=0.95,
-            author_id="angry-1",
+            mention_id=f"one-{j}",
+            ts=at + every * j,
+            text=text,
+            label=label,
+            p_negative=0.95 if label == "negative" else 0.3,
+            categories=categories or {},
+            author_id="one-1",
         )
-        for j in range(300)
+        for j in range(posts)
     ]
+
+
+def test_one_account_flooding_is_not_a_crisis() -> None:
+    base = stream(41, days=3.0)  # the background goes on through the flood and after
+    spam = one_account(300, 8.0, "worst company ever #fail", "negative")
     events = run(sorted(base + spam, key=lambda m: (m.ts, m.mention_id)))
     assert all(e.severity == "watch" for e in events)
 
@@ -410,20 +418,7 @@ def test_state_stays_bounded_for_a_busy_brand() -> None:
 
 def test_one_account_posting_about_a_breach_is_not_a_category_surge() -> None:
     base = stream(42, days=3.0)  # the background goes on through the posts and after
-    at = T0 + 2 * DAY + 14 * 3600
-    posts = [
-        ScoredMention(
-            brand="acme",
-            source="x",
-            mention_id=f"loud-{j}",
-            ts=at + 40.0 * j,
-            text="my account was hacked, they leaked my data",
-            label="neutral",
-            p_negative=0.3,
-            categories={"data_breach": 0.9},
-            author_id="loud-1",
-        )
-        for j in range(8)
-    ]
+    text = "my account was hacked, they leaked my data"
+    posts = one_account(8, 40.0, text, "neutral", {"data_breach": 0.9})
     events = run(sorted(base + posts, key=lambda m: (m.ts, m.mention_id)))
     assert all(e.severity == "watch" for e in events)
