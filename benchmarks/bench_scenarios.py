@@ -431,10 +431,11 @@ def real_streams(data: Path, sent: Sentiment) -> list[Scenario]:
 
 
 def report_real(
-    scenarios: Sequence[Scenario], ours: dict[str, list[tuple[int, str]]],
-    naive: dict[str, list[tuple[int, str]]], events: Sequence[AlertEvent],
+    scenarios: Sequence[Scenario], events: Sequence[AlertEvent],
+    naive: dict[str, list[tuple[int, str]]],
 ) -> None:  # fmt: skip
     """Warning+ episodes on the real streams after each brand's first day (cold start)."""
+    ours = alarms_of(events)
     days = sum((max(m.ts for m in sc.mentions) - sc.start - DAY) / DAY for sc in scenarios)
 
     def count(alarms: dict[str, list[tuple[int, str]]]) -> int:
@@ -674,8 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pooled over seeds {', '.join(map(str, seeds))}:")
     print_table(pooled(ours_all, seeds), pooled(naive_all, seeds))
     real = real_streams(args.data_dir, sent)
-    events = detect(real, overrides)
-    report_real(real, alarms_of(events), run_naive(real), events)
+    report_real(real, detect(real, overrides), run_naive(real))
     if args.verbose:
         print()
         for seed, ours, naive in zip(seeds, ours_all, naive_all, strict=True):

@@ -150,8 +150,7 @@ class Bucket:
             top, counts = min(self.authors.items(), key=lambda kv: (-kv[1][0], kv[0]))
             self.max_per_author = counts[0]
             # its categories too: a burst of one author is one mention for them as well
-            cats = counts[2] if len(counts) > 2 else {}
-            self.top_author = [top, counts[0], counts[1], dict(sorted(cats.items()))]
+            self.top_author = [top, counts[0], counts[1], dict(sorted(counts[2].items()))]
         self.authors = {}
         self.keys = set()
         self.terms = dict(top_items(self.terms.items(), top_terms))
@@ -197,22 +196,16 @@ def _bits_of(obj: Sequence[Any]) -> int | None:
     return bits
 
 
-def distinct_authors(buckets: Sequence[Bucket]) -> int:
-    """Distinct authors over ``buckets``: linear counting on the union of their bitmaps, kept
-    between the busiest bucket's count and the per-bucket sum; the sum when a bitmap is missing
-    or the union is full (thousands of authors: then repeats weigh little anyway)."""
-    total = sum(b.distinct_authors for b in buckets)
-    union = 0
-    for b in buckets:
-        if b.author_bits is None:
-            return total
-        union |= b.author_bits
-    zeros = AUTHOR_BITS - union.bit_count()
+def distinct_authors(union: int | None, total: int, busiest: int) -> int:
+    """Distinct authors of a window: linear counting on the union of its buckets' bitmaps, kept
+    between the busiest bucket's count and the per-bucket sum ``total``; the sum when a bitmap
+    is missing (``union`` None) or the union is full (thousands of authors: then repeats weigh
+    little anyway)."""
+    zeros = AUTHOR_BITS - union.bit_count() if union is not None else 0
     if zeros == 0:
         return total
     estimate = round(AUTHOR_BITS * math.log(AUTHOR_BITS / zeros))
-    floor = max((b.distinct_authors for b in buckets), default=0)
-    return min(total, max(floor, estimate))
+    return min(total, max(busiest, estimate))
 
 
 def top_items(items: Iterable[tuple[str, int]], k: int) -> list[tuple[str, int]]:
@@ -253,7 +246,9 @@ class WindowSums:
 
 
 def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> WindowSums:
-    n = neg = pos = pneg = w = negw = mnr = wa = mpa = yn = yneg = sn = sneg = na = 0
+    n = neg = pos = pneg = w = negw = mnr = wa = da = mpa = yn = yneg = sn = sneg = na = 0
+    busiest = 0
+    union: int | None = 0  # of the author bitmaps; None once a bucket has none
     cats: dict[str, int] = {}
     # most active author of a bucket -> [n, neg, {cat: k}] in the window
     tops: dict[int, list[Any]] = {}
@@ -266,6 +261,9 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
         negw += b.negw
         mnr = max(mnr, b.max_neg_reach)
         wa += b.with_author
+        da += b.distinct_authors
+        busiest = max(busiest, b.distinct_authors)
+        union = None if union is None or b.author_bits is None else union | b.author_bits
         mpa = max(mpa, b.max_per_author)
         na += b.new_authors
         if b.top_author:
@@ -289,7 +287,7 @@ def window_sums(buckets: Sequence[Bucket], young_sources: frozenset[str]) -> Win
             sneg += a_neg - (1 if 2 * a_neg >= a_n else 0)  # the one kept: negative if mostly
             for c, k in a_cats.items():  # ... in each of its categories at most once
                 cats[c] = max(0, cats.get(c, 0) - (k - 1))
-    da = distinct_authors(buckets)
+    da = distinct_authors(union, da, busiest)
     return WindowSums(n, neg, pos, pneg, w, negw, mnr, wa, da, mpa, cats, yn, yneg, sn, sneg, na)
 
 
