@@ -68,6 +68,11 @@ class DetectorConfig:
     # --- baseline --------------------------------------------------------------------------------
     min_history_hours: float = 24.0
     """Cold start: with less history than this the score is capped below warning."""
+    min_history_mentions: int = 24
+    """Cold start is counted in data too: the min_history_hours clock starts only once the brand
+    has this many mentions, so a few stray mentions before a collection is switched on (or
+    before a quiet brand gets its first real traffic) do not make the switch-on a surge. Hours
+    before warm-up is complete are learned as they are, without the clean cap."""
     source_warmup_hours: float = 24.0
     """A source first seen this recently is left out of the scored counts (source switched on)."""
     season_days: int = 7

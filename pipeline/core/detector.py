@@ -101,6 +101,10 @@ class BrandDetector:
         self._wm: float | None = None
         self._next: int | None = None  # start of the next bucket to close
         self._first: int | None = None  # start of the first closed bucket
+        # cold-start clock: mentions closed so far (until min_history_mentions), and the start of
+        # the bucket that reached min_history_mentions
+        self._count = 0
+        self._warm_from: int | None = None
         self._open: dict[int, Bucket] = {}
         self._closed: deque[Bucket] = deque(maxlen=self._ring_len())
         self._hours: deque[Hour] = deque(maxlen=config.hour_history_hours)
@@ -238,7 +242,7 @@ class BrandDetector:
             expected = self._model(cur.start).expected
             c = self.config
             cap = expected * c.clean_cap_factor + c.clean_cap_add
-            cur.clean_n = float(min(cur.n, cap))
+            cur.clean_n = float(min(cur.n, cap)) if self._warm_at(cur.start) else float(cur.n)
             cur.clean_neg = cur.neg * (cur.clean_n / cur.n) if cur.n else 0.0
             self._hours.append(cur)
             nxt = cur.start + 3600
@@ -261,6 +265,10 @@ class BrandDetector:
         for src in sorted(bucket.src):
             if src not in self._sources and len(self._sources) < _MAX_SOURCES:
                 self._sources[src] = start
+        if self._warm_from is None:
+            self._count += bucket.n
+            if self._count >= c.min_history_mentions:
+                self._warm_from = start
         hour_start = start - start % 3600
         self._roll_hour(hour_start)
         assert self._cur_hour is not None  # noqa: S101 - set by _roll_hour
@@ -363,6 +371,15 @@ class BrandDetector:
             out.append(_quantile(vals, c.peak_quantile))
         return out
 
+    def _history_hours(self, end: int) -> float:
+        """Hours of baseline history at ``end`` for the cold-start rule: since the brand reached
+        ``min_history_mentions``; 0 before that."""
+        return 0.0 if self._warm_from is None else (end - self._warm_from) / 3600.0
+
+    def _warm_at(self, t: int) -> bool:
+        """Whether cold start was over at ``t``."""
+        return self._history_hours(t) >= self.config.min_history_hours
+
     def _score(
         self, start: int, end: int
     ) -> tuple[Score, tuple[WindowView, ...], HourModel, list[float]]:
@@ -370,7 +387,7 @@ class BrandDetector:
         short, mid, long, before, model = self._views(end)
         peaks = self._usual_peaks(start)
         novelty = []
-        history_hours = (end - (self._first or end)) / 3600.0
+        history_hours = self._history_hours(end)
         for i, v in enumerate((short, mid, long)):
             lr = log_ratio(v.n, v.expected, c)
             novelty.append(novelty_factor(lr, peaks[i], c))
@@ -450,6 +467,7 @@ class BrandDetector:
             "wm": self._wm,
             "next": self._next,
             "first": self._first,
+            "warm": [self._count, self._warm_from],
             "open": [self._open[s].to_obj() for s in sorted(self._open)],
             "closed": [bk.to_obj() for bk in self._closed],
             "hours": [h.to_obj() for h in self._hours],
@@ -483,6 +501,8 @@ class BrandDetector:
         det._wm = state["wm"]
         det._next = state["next"]
         det._first = state["first"]
+        # state from before cold start counted mentions: its clock began at the first bucket
+        det._count, det._warm_from = state.get("warm", [config.min_history_mentions, det._first])
         det._open = {o[0]: Bucket.from_obj(o) for o in state["open"]}
         det._closed.extend(Bucket.from_obj(o) for o in state["closed"])
         det._hours.extend(Hour.from_obj(o) for o in state["hours"])

@@ -300,6 +300,58 @@ def test_new_source_switched_on_is_not_a_crisis() -> None:
     assert all(e.severity == "watch" for e in events)
 
 
+def strays_then_collection(strays: int) -> list[ScoredMention]:
+    """A few stray mentions over three days, then the brand's full traffic from day 3 (its
+    collection switched on): the American Airlines pattern in the airline data set."""
+    early = stream(40, days=0.1)[:strays]
+    early = [replace(m, ts=T0 + (k + 0.5) * 3 * DAY / strays) for k, m in enumerate(early)]
+    full = stream(41, days=1.6, rate_per_min=1.0)
+    full = [replace(m, ts=m.ts + 3 * DAY, mention_id="f" + m.mention_id) for m in full]
+    return early + full
+
+
+def test_stray_mentions_before_a_collection_starts_are_no_history() -> None:
+    mentions = strays_then_collection(4)
+    events = run(mentions)
+    assert events  # the switch-on is seen (watch), ...
+    assert all(e.severity == "watch" for e in events)  # ... but it is not a crisis
+    # counted in hours only (the previous rule), three days of four mentions were a history
+    by_hours = run(mentions, DetectorConfig(min_history_mentions=0))
+    assert {e.severity for e in by_hours} & {"warning", "critical"}
+
+
+def test_cold_start_hours_are_learned_as_they_were() -> None:
+    # the clean cap (an hour far above expectation is learned at a cap) needs an expectation:
+    # during cold start there is none, so a busy first day is learned as it was
+    hot = stream(5, days=1.6, rate_per_min=3.0)
+    det = BrandDetector.new("acme", DetectorConfig())
+    for m in hot:
+        det.observe(m)
+    det.advance(hot[-1].ts)
+    hours = orjson.loads(det.to_bytes())["hours"]
+    first_day = hours[:23]
+    assert all(h[3] == h[1] for h in first_day)  # clean_n == n
+    assert max(h[1] for h in first_day) > 3 * DetectorConfig().min_rate_per_hour + 10  # above a cap
+
+
+def test_state_from_before_the_mention_count_resumes_with_the_hour_clock() -> None:
+    mentions = stream(43, days=2.5)
+    cut = len(mentions) // 2
+    straight = BrandDetector.new("acme", DetectorConfig())
+    for m in mentions[:cut]:
+        straight.observe(m)
+    straight.advance(mentions[cut - 1].ts)
+    old = orjson.loads(straight.to_bytes())
+    del old["warm"]
+    resumed = BrandDetector.from_bytes(orjson.dumps(old), DetectorConfig())
+    warm = [DetectorConfig().min_history_mentions, old["first"]]
+    assert orjson.loads(resumed.to_bytes())["warm"] == warm
+    for m in mentions[cut:]:
+        straight.observe(m)
+        resumed.observe(m)
+    assert resumed.advance(mentions[-1].ts) == straight.advance(mentions[-1].ts)
+
+
 def test_quiet_brand_stays_quiet() -> None:
     events = run(stream(9, days=3.0, rate_per_min=0.05))
     assert not [e for e in events if e.severity != "watch"]
