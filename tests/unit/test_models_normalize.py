@@ -49,8 +49,11 @@ def test_arabic_variants_and_diacritics_are_folded() -> None:
 
 
 def test_batch_equals_single_and_keeps_order() -> None:
-    texts = ["first\nline", "", "second :)", "שלום", "مرحبا"]
+    texts = ["first\nline", "", "second :)", "שלום", "مرحبا", "carriage\r\nreturn"]
     assert normalize_batch(texts) == [normalize(t) for t in texts]
+    assert normalize_batch(texts[1:4]) == [normalize(t) for t in texts[1:4]]  # no line breaks
+    assert normalize("first\nline") == normalize("first line")
+    assert normalize("carriage\r\nreturn") == normalize("carriage  return")
     assert len(normalize_batch(texts)) == len(texts)
     assert normalize_batch([]) == []
 
