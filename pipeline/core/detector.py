@@ -440,7 +440,7 @@ class BrandDetector:
             "top_mentions": merged_top(recent, c.top_mentions),
             "top_terms": [{"term": k, "count": v} for k, v in merged_terms(recent, c.top_terms)],
             "categories": dict(sorted(mid_sums.cats.items())),
-            "history_hours": round((end - (self._first or end)) / 3600.0, 2),
+            "history_hours": round(self._history_hours(end), 2),  # the cold-start clock
             "late_events_total": self.late_events,
             "duplicate_events_total": self.duplicate_events,
         }
