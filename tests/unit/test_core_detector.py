@@ -84,6 +84,15 @@ def run(mentions: list[ScoredMention], cfg: DetectorConfig | None = None) -> lis
     return list(detect_stream(mentions, lambda _b: c))
 
 
+def fed(mentions: list[ScoredMention]) -> BrandDetector:
+    """A new default detector after observing ``mentions`` and advancing to the last of them."""
+    det = BrandDetector.new("acme", DetectorConfig())
+    for m in mentions:
+        det.observe(m)
+    det.advance(mentions[-1].ts)
+    return det
+
+
 def shuffled_within(
     mentions: list[ScoredMention], seed: int, max_delay: float
 ) -> list[ScoredMention]:
@@ -325,11 +334,7 @@ def test_cold_start_hours_are_learned_as_they_were() -> None:
     # the clean cap (an hour far above expectation is learned at a cap) needs an expectation:
     # during cold start there is none, so a busy first day is learned as it was
     hot = stream(5, days=1.6, rate_per_min=3.0)
-    det = BrandDetector.new("acme", DetectorConfig())
-    for m in hot:
-        det.observe(m)
-    det.advance(hot[-1].ts)
-    hours = orjson.loads(det.to_bytes())["hours"]
+    hours = orjson.loads(fed(hot).to_bytes())["hours"]
     first_day = hours[:23]
     assert all(h[3] == h[1] for h in first_day)  # clean_n == n
     assert max(h[1] for h in first_day) > 3 * DetectorConfig().min_rate_per_hour + 10  # above a cap
@@ -338,10 +343,7 @@ def test_cold_start_hours_are_learned_as_they_were() -> None:
 def test_state_from_before_the_mention_count_resumes_with_the_hour_clock() -> None:
     mentions = stream(43, days=2.5)
     cut = len(mentions) // 2
-    straight = BrandDetector.new("acme", DetectorConfig())
-    for m in mentions[:cut]:
-        straight.observe(m)
-    straight.advance(mentions[cut - 1].ts)
+    straight = fed(mentions[:cut])
     old = orjson.loads(straight.to_bytes())
     del old["warm"]
     resumed = BrandDetector.from_bytes(orjson.dumps(old), DetectorConfig())
@@ -452,10 +454,7 @@ def test_evidence_explains_the_score(crisis_stream: list[ScoredMention]) -> None
 def test_gap_longer_than_the_history_starts_over_without_replaying_it() -> None:
     first = stream(51, days=1.2)
     later = [replace(m, ts=m.ts + 40 * DAY, mention_id="l" + m.mention_id) for m in first]
-    det = BrandDetector.new("acme", DetectorConfig())
-    for m in first:
-        det.observe(m)
-    det.advance(first[-1].ts)
+    det = fed(first)
     for m in later:
         det.observe(m)
     events = det.advance(later[-1].ts)
@@ -467,11 +466,7 @@ def test_gap_longer_than_the_history_starts_over_without_replaying_it() -> None:
 
 def test_state_stays_bounded_for_a_busy_brand() -> None:
     busy = stream(52, days=3.0, rate_per_min=20.0)
-    det = BrandDetector.new("acme", DetectorConfig())
-    for m in busy:
-        det.observe(m)
-    det.advance(busy[-1].ts)
-    assert len(det.to_bytes()) < 600_000
+    assert len(fed(busy).to_bytes()) < 600_000
 
 
 def test_one_account_posting_about_a_breach_is_not_a_category_surge() -> None:
