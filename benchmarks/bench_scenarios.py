@@ -450,8 +450,8 @@ def report_real(
     print()
     print(f"real streams at their real times ({len(scenarios)} brands, {days:.1f} brand-days after")
     print("each brand's first day; unlabelled: an alarm may be a real incident or a false alarm)")
-    print(f"{'warning+ episodes per brand-day':<44}{n_ours / days:>12.3f}{n_naive / days:>15.3f}")
-    print(f"{'warning+ episodes (count)':<44}{n_ours:>12}{n_naive:>15}")
+    row("warning+ episodes per brand-day", f"{n_ours / days:.3f}", f"{n_naive / days:.3f}")
+    row("warning+ episodes (count)", n_ours, n_naive)
     starts = {sc.brand: sc.start for sc in scenarios}
     first: dict[str, AlertEvent] = {}
     top: dict[str, str] = {}
@@ -491,7 +491,7 @@ def report_switch_on(
     )
     n_ours = sum(len(v) for v in alarms_of(events).values())
     n_naive = sum(len(v) for v in naive.values())
-    print(f"{'warning+ episodes (count; all false alarms)':<44}{n_ours:>12}{n_naive:>15}")
+    row("warning+ episodes (count; all false alarms)", n_ours, n_naive)
 
 
 # --- detectors -------------------------------------------------------------------------------
@@ -623,11 +623,16 @@ def pooled(results: Sequence[Result], seeds: Sequence[int]) -> Result:
     return out
 
 
+def row(label: str, ours: object, naive: object) -> None:
+    """One line of the printed tables: a label, then the emberwatch and naive columns."""
+    print(f"{label:<44}{ours!s:>12}{naive!s:>15}")
+
+
 def print_table(ours: Result, naive: Result) -> None:
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.1f}" if xs else "-"
 
-    print(f"{'':<44}{'emberwatch':>12}{'naive 3-sigma':>15}")
+    row("", "emberwatch", "naive 3-sigma")
     for label, a, b in [
         (
             f"crises detected (warning+, <= {DETECT_WITHIN // 60} min)",
@@ -648,7 +653,7 @@ def print_table(ours: Result, naive: Result) -> None:
             str(naive.early_false_alarms),
         ),
     ]:
-        print(f"{label:<44}{a:>12}{b:>15}")
+        row(label, a, b)
     print("benign scenarios with a warning (no crisis in that brand):")
     print(f"  emberwatch: {', '.join(ours.benign_warned) or 'none'}")
     print(f"  naive:      {', '.join(naive.benign_warned) or 'none'}")
