@@ -162,6 +162,13 @@ def _lexicon_lines(per_language: dict[str, dict[str, Any]]) -> list[str]:
                 "is needed for training only. Training corpora weighted equally, classes balanced",
                 "within each corpus.",
             ]
+        elif params.get("polarity_lexicon"):
+            lines += [
+                f"{lang}: the same six lexicon columns (weight",
+                f"{params.get('lexicon_weight', 1.0)}) from the curated",
+                f"`models/lexicons/polarity/{params['polarity_lexicon']}.json` (single words on",
+                "VADER's scale, matched with attached prefixes and negation).",
+            ]
     return lines
 
 

@@ -12,8 +12,10 @@ Python generator per document) manage about 5,000/s with the same n-gram orders.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from models.normalize import normalize_batch
+from models.normalize import normalize_batch, prefixed_forms
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _P = np.uint64(1_000_003)
@@ -67,25 +69,44 @@ def word_hash(word: str) -> int:
     return h
 
 
+POLARITY_DIR = Path(__file__).resolve().parent / "lexicons" / "polarity"
+
+
 def polarity_table(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Sorted word hashes and valences of a polarity lexicon, negated forms included.
 
     ``"vader"``: the VADER lexicon (Hutto & Gilbert 2014, MIT licence) read from the
-    ``vaderSentiment`` package at training time; the table is stored in the fitted hasher, so
-    prediction does not need the package. The normaliser writes ``not bad`` as
+    ``vaderSentiment`` package at training time. ``"he"``, ``"ar"``: the curated lexicons in
+    ``models/lexicons/polarity/<lang>.json`` (same -4..+4 scale), each word normalised as texts are
+    and expanded with its attached-prefix forms. The table is stored in the fitted hasher, so
+    prediction needs neither the package nor the files. The normaliser writes ``not bad`` as
     ``not bad not_bad``: ``not_<word>`` gets ``-(1 + 0.74) * valence`` so the pair sums to VADER's
     ``-0.74 * valence``. The emoticon/emoji signal tokens ``xpos``/``xneg`` count +-2.
     """
-    if name != "vader":
-        msg = f"unknown polarity lexicon {name!r}"
-        raise ValueError(msg)
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # training-time only
+    words: dict[str, float] = {}
+    if name == "vader":
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # training-time only
 
+        for word, valence in SentimentIntensityAnalyzer().lexicon.items():
+            if re.fullmatch(r"[a-z][a-z']*", word):
+                words[word] = float(valence)
+    else:
+        path = POLARITY_DIR / f"{name}.json"
+        if not path.is_file():
+            msg = f"unknown polarity lexicon {name!r}"
+            raise ValueError(msg)
+        terms = json.loads(path.read_text(encoding="utf-8"))["terms"]
+        for term, valence in zip(normalize_batch(list(terms)), terms.values(), strict=True):
+            core = term.strip()
+            if not core or " " in core:
+                msg = f"{path.name}: {term!r} is not one word once normalised"
+                raise ValueError(msg)
+            for form in prefixed_forms(core):
+                words.setdefault(form, float(valence))
     table: dict[int, float] = {word_hash("xpos"): 2.0, word_hash("xneg"): -2.0}
-    for word, valence in SentimentIntensityAnalyzer().lexicon.items():
-        if re.fullmatch(r"[a-z][a-z']*", word):
-            table[word_hash(word)] = float(valence)
-            table[word_hash(f"not_{word}")] = -(1.0 + NEGATION_FACTOR) * float(valence)
+    for word, valence in words.items():
+        table[word_hash(word)] = valence
+        table[word_hash(f"not_{word}")] = -(1.0 + NEGATION_FACTOR) * valence
     keys = np.array(sorted(table), dtype=np.uint64)
     values = np.array([table[int(k)] for k in keys], dtype=np.float32)
     return keys, values

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.features import _POWERS, _Q, TextBatch
-from models.normalize import normalize
+from models.normalize import normalize, prefixed_forms
 
 CATEGORIES: tuple[str, ...] = (
     "data_breach",
@@ -33,8 +33,6 @@ CATEGORIES: tuple[str, ...] = (
     "public_backlash",
 )
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
-_HE_PREFIXES = "והבלמשכ"
-_AR_PREFIXES = ("و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
 
 
 def load_lexicons(directory: Path = LEXICON_DIR) -> dict[str, list[str]]:
@@ -80,19 +78,6 @@ def _key(h: np.ndarray, kind: int) -> np.ndarray:
     return mixed
 
 
-def _variants(core: str) -> list[str]:
-    """The term itself plus its forms with attached Hebrew/Arabic prefixes."""
-    first = core[0]
-    if "\u05d0" <= first <= "\u05ea":
-        two = [a + b for a in _HE_PREFIXES for b in _HE_PREFIXES]
-        prefixes = ["", *_HE_PREFIXES, *two, *(a + b for a in _HE_PREFIXES for b in two)]
-    elif "\u0620" <= first <= "\u06d3":
-        prefixes = ["", *_AR_PREFIXES]
-    else:
-        prefixes = [""]
-    return [p + core for p in prefixes]
-
-
 class CategoryMatcher:
     """Scores the crisis categories of a batch of normalised texts.
 
@@ -121,7 +106,7 @@ class CategoryMatcher:
                 core = normalize(term.rstrip("*")).strip()
                 if not core:
                     continue
-                for form in _variants(core):
+                for form in prefixed_forms(core):
                     words = form.split()
                     if wildcard and len(words) == 1:
                         n_chars = len(words[0])

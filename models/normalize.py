@@ -201,6 +201,27 @@ def normalize(text: str) -> str:
     return normalize_batch([text])[0]
 
 
+_HE_PREFIXES: Final = "והבלמשכ"
+_AR_PREFIXES: Final = ("و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
+
+
+def prefixed_forms(core: str) -> list[str]:
+    """A normalised word or phrase plus its forms with attached Hebrew/Arabic prefixes.
+
+    Hebrew: up to three of ו ה ב ל מ ש כ; Arabic: و ف ب ل ك and the article ال in their common
+    combinations. Latin-script terms have no prefixed forms.
+    """
+    first = core[0]
+    if "\u05d0" <= first <= "\u05ea":
+        two = [a + b for a in _HE_PREFIXES for b in _HE_PREFIXES]
+        prefixes = ["", *_HE_PREFIXES, *two, *(a + b for a in _HE_PREFIXES for b in two)]
+    elif "\u0620" <= first <= "\u06d3":
+        prefixes = ["", *_AR_PREFIXES]
+    else:
+        prefixes = [""]
+    return [p + core for p in prefixes]
+
+
 # --- language detection ---------------------------------------------------------------------
 
 # ``(?<![\w@])[@#]\w+`` written with literal-first alternatives (see the note on ``_URL``)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import models.features as features
 from models.features import (
     N_LEXICON,
     NgramHasher,
@@ -35,6 +38,34 @@ def test_word_hash_matches_the_vectorised_hash() -> None:
     assert len(keys) == len(values)
     pos = np.searchsorted(keys, np.uint64(word_hash("good")))
     assert keys[pos] == word_hash("good") and values[pos] > 0
+
+
+@pytest.mark.parametrize(
+    ("lang", "texts"),
+    [
+        # good / and-the-good (two prefixes, final letter) / not good / terrible / the table
+        ("he", ["השירות טוב", "והטובים נשארו", "זה לא טוב", "שירות גרוע", "השולחן"]),
+        # nice / and-the-nice (ة written ه) / not nice / bad (ئ written ي) / the table
+        ("ar", ["الخدمة جميلة", "والجميلة هنا", "الخدمة مش جميلة", "الخدمة سيئة", "الطاولة"]),
+    ],
+)
+def test_hebrew_and_arabic_lexicons_match_prefixed_normalised_and_negated_words(
+    lang: str, texts: list[str]
+) -> None:
+    norm = normalize_batch(texts)
+    X = NgramHasher(n_bits=10, polarity_lexicon=lang).fit(norm).transform(norm)
+    total, no_hit = X[:, (1 << 10) + 2].toarray().ravel(), X[:, (1 << 10) + 5].toarray().ravel()
+    assert total[0] > 0 and total[1] > 0
+    assert total[2] < 0  # the negator marks the next word
+    assert total[3] < 0
+    assert no_hit[4] == 1
+
+
+def test_lexicon_terms_must_stay_one_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xx.json").write_text('{"terms": {"לא טוב": -2}}', encoding="utf-8")
+    monkeypatch.setattr(features, "POLARITY_DIR", tmp_path)
+    with pytest.raises(ValueError, match="not one word"):
+        polarity_table("xx")
 
 
 def test_unknown_lexicon_is_rejected() -> None:
