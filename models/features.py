@@ -101,8 +101,16 @@ def polarity_table(name: str) -> tuple[np.ndarray, np.ndarray]:
             if not core or " " in core:
                 msg = f"{path.name}: {term!r} is not one word once normalised"
                 raise ValueError(msg)
-            for form in prefixed_forms(core):
-                words.setdefault(form, float(valence))
+            words[core] = float(valence)
+        # Where forms of two words coincide, the longer word wins: מחבל ("terrorist") is also
+        # מ + חבל ("pity"), and ומחבל is read as ו + מחבל, not as ומ + חבל.
+        forms = sorted(
+            (len(form) - len(core), form, valence)
+            for core, valence in words.items()
+            for form in prefixed_forms(core)[1:]
+        )
+        for _, form, valence in forms:
+            words.setdefault(form, valence)
     table: dict[int, float] = {word_hash("xpos"): 2.0, word_hash("xneg"): -2.0}
     for word, valence in words.items():
         table[word_hash(word)] = valence

@@ -61,6 +61,18 @@ def test_hebrew_and_arabic_lexicons_match_prefixed_normalised_and_negated_words(
     assert no_hit[4] == 1
 
 
+def test_a_listed_word_is_not_shadowed_by_a_prefixed_form_of_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # מחבל ("terrorist") is also מ + חבל ("pity"); listed after it, it keeps its own valence
+    (tmp_path / "xx.json").write_text('{"terms": {"חבל": -1, "מחבל": -3}}', encoding="utf-8")
+    monkeypatch.setattr(features, "POLARITY_DIR", tmp_path)
+    keys, values = polarity_table("xx")
+    for word, valence in (("מחבל", -3.0), ("ומחבל", -3.0), ("חבל", -1.0), ("ולחבל", -1.0)):
+        pos = np.searchsorted(keys, np.uint64(word_hash(word)))
+        assert values[pos] == valence, word
+
+
 def test_lexicon_terms_must_stay_one_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "xx.json").write_text('{"terms": {"לא טוב": -2}}', encoding="utf-8")
     monkeypatch.setattr(features, "POLARITY_DIR", tmp_path)
