@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.features import _POWERS, _Q, TextBatch
+from models.features import _Q, TextBatch, word_hash
 from models.normalize import normalize, prefixed_forms
 
 CATEGORIES: tuple[str, ...] = (
@@ -51,24 +51,13 @@ def load_lexicons(directory: Path = LEXICON_DIR) -> dict[str, list[str]]:
 
 
 _MASK = (1 << 64) - 1
-_P_INT = int(_POWERS[1])
 _Q_INT = int(_Q)
 
 
-def _word_hash(word: str) -> int:
-    """Same value as the vectorised word hash in :meth:`CategoryMatcher.scores`."""
-    h, power = 0, 1
-    for i, ch in enumerate(word):
-        h = (h + ord(ch) * power) & _MASK
-        if i < 63:
-            power = (power * _P_INT) & _MASK
-    return h
-
-
 def _phrase_key(words: Sequence[str], kind: int) -> int:
-    h = _word_hash(words[0])
+    h = word_hash(words[0])
     for w in words[1:]:
-        h = (h * _Q_INT + _word_hash(w)) & _MASK
+        h = (h * _Q_INT + word_hash(w)) & _MASK
     return int(_key(np.array([h], dtype=np.uint64), kind)[0])
 
 
