@@ -201,8 +201,11 @@ def normalize(text: str) -> str:
     return normalize_batch([text])[0]
 
 
-_HE_PREFIXES: Final = "והבלמשכ"
-_AR_PREFIXES: Final = ("و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
+_HE_ONE = "והבלמשכ"
+_HE_TWO = [a + b for a in _HE_ONE for b in _HE_ONE]
+# "" first: a word's own form comes before its prefixed ones
+_HE_PREFIXES: Final = ("", *_HE_ONE, *_HE_TWO, *(a + b for a in _HE_ONE for b in _HE_TWO))
+_AR_PREFIXES: Final = ("", "و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
 
 
 def prefixed_forms(core: str) -> list[str]:
@@ -213,13 +216,10 @@ def prefixed_forms(core: str) -> list[str]:
     """
     first = core[0]
     if "\u05d0" <= first <= "\u05ea":
-        two = [a + b for a in _HE_PREFIXES for b in _HE_PREFIXES]
-        prefixes = ["", *_HE_PREFIXES, *two, *(a + b for a in _HE_PREFIXES for b in two)]
-    elif "\u0620" <= first <= "\u06d3":
-        prefixes = ["", *_AR_PREFIXES]
-    else:
-        prefixes = [""]
-    return [p + core for p in prefixes]
+        return [p + core for p in _HE_PREFIXES]
+    if "\u0620" <= first <= "\u06d3":
+        return [p + core for p in _AR_PREFIXES]
+    return [core]
 
 
 # --- language detection ---------------------------------------------------------------------
