@@ -183,6 +183,13 @@ def _lexicon_lines(per_language: dict[str, dict[str, Any]]) -> list[str]:
                 f"`models/lexicons/polarity/{params['polarity_lexicon']}.json` (VADER's -4..+4",
                 "scale; words also match with attached prefixes, negated words reverse).",
             ]
+        if params.get("stem_prefixes"):
+            lines += [
+                f"{lang}: a word that starts with one of the prefixes "
+                f"`STEM_PREFIXES[{params['stem_prefixes']!r}]`",
+                "(`models/normalize.py`) and keeps three letters without it also counts as that",
+                "stem (one more hashed word feature), so clitic forms share a column.",
+            ]
     return lines
 
 

@@ -25,10 +25,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from models.normalize import normalize_batch, prefixed_forms
+from models.normalize import STEM_PREFIXES, normalize_batch, prefixed_forms
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _P = np.uint64(1_000_003)
+_P_INVERSE = np.uint64(pow(1_000_003, -1, 1 << 64))  # _P * _P_INVERSE == 1 (mod 2**64)
 _Q = np.uint64(0xC2B2AE3D27D4EB4F)
 with np.errstate(over="ignore"):
     # P**0 .. P**63 (mod 2**64)
@@ -188,6 +189,12 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     n-grams were distinct, so duplicates need not be merged at prediction time; the same scaling
     is used in training.
     Collisions are signed-free (plain counts); with 2**19 columns they are rare for tweets.
+
+    ``stem_prefixes`` (a language code of ``models.normalize.STEM_PREFIXES``) adds, for each word
+    that starts with one of that language's prefixes and keeps at least three letters without
+    it, the stem as one more word feature (Arabic ``والحكومه`` also counts as ``حكومه``), so a
+    word seen in training with one clitic is recognised with another. The prefix list is
+    resolved at ``fit`` and stored in the fitted hasher.
     """
 
     def __init__(
@@ -199,6 +206,7 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         use_idf: bool = False,
         polarity_lexicon: str | None = None,
         lexicon_weight: float = 1.0,
+        stem_prefixes: str | None = None,
     ) -> None:
         self.n_bits = n_bits
         self.char_orders = char_orders
@@ -207,12 +215,19 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.use_idf = use_idf
         self.polarity_lexicon = polarity_lexicon
         self.lexicon_weight = lexicon_weight
+        self.stem_prefixes = stem_prefixes
 
     def fit(self, X: Sequence[str], y: Any = None) -> NgramHasher:
         self.lex_keys_: np.ndarray | None = None
         self.lex_values_: np.ndarray | None = None
         if self.polarity_lexicon is not None:
             self.lex_keys_, self.lex_values_ = polarity_table(self.polarity_lexicon)
+        self.prefixes_: tuple[str, ...] = ()
+        if self.stem_prefixes is not None:
+            if self.stem_prefixes not in STEM_PREFIXES:
+                msg = f"no stem prefixes for {self.stem_prefixes!r}: {sorted(STEM_PREFIXES)}"
+                raise ValueError(msg)
+            self.prefixes_ = STEM_PREFIXES[self.stem_prefixes]
         self.n_features_out_ = (1 << self.n_bits) + (0 if self.lex_keys_ is None else N_LEXICON)
         self.idf_: np.ndarray | None = None
         if self.use_idf:
@@ -236,10 +251,11 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             return sp.csr_matrix((0, n_out), dtype=np.float32)
         # Every (text, part) pair is one contiguous run of a part's code array: the character
         # n-grams of order n of text r start at its first character, its words and bigrams at its
-        # first word, its lexicon columns at its first non-zero lexicon value. The CSR matrix is
-        # then one gather from the stacked code arrays, rows in text order and, inside a row, the
-        # parts in this order: character orders ascending, words, bigrams, lexicon. (That order
-        # is part of the model: float32 sums depend on it.)
+        # first word, its stems at its first stemmed word, its lexicon columns at its first
+        # non-zero lexicon value. The CSR matrix is then one gather from the stacked code arrays,
+        # rows in text order and, inside a row, the parts in this order: character orders
+        # ascending, words, bigrams, stems, lexicon. (That order is part of the model: float32
+        # sums depend on it.)
         codes: list[np.ndarray] = []
         seg_src: list[np.ndarray] = []
         seg_len: list[np.ndarray] = []
@@ -271,6 +287,17 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             seg_len.append(np.maximum(word_counts - 1, 0))
             seg_val.append(w)
             src_base += len(wh) - 1
+        prefixes: tuple[str, ...] = getattr(self, "prefixes_", ())
+        if prefixes and len(wh):
+            stem_word, stem_hash = _prefix_stems(batch, prefixes)
+            stem_count = np.bincount(wrow[stem_word], minlength=n_docs)
+            first_stem = np.zeros(n_docs, dtype=np.int64)
+            np.cumsum(stem_count[:-1], out=first_stem[1:])
+            codes.append(_mix(stem_hash, 103, self.n_bits))
+            seg_src.append(first_stem + src_base)
+            seg_len.append(stem_count)
+            seg_val.append(w)
+            src_base += len(stem_hash)
         n_hash_parts = len(codes)
         lex_rows = lex_cols = lex_vals = None
         if lex_keys is not None:
@@ -355,6 +382,41 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             ]
         )
         return out.astype(np.float32)
+
+
+def _prefix_stems(batch: TextBatch, prefixes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Words of ``batch`` that start with one of ``prefixes`` and keep >= 3 characters without
+    it, and the word hash of that rest (as ``word_hash`` of the stem), ordered by word.
+
+    The word hash is ``sum(cp[j] * P**j)``: dropping the first k terms and multiplying by the
+    inverse of ``P**k`` (P is odd, so invertible mod 2**64) gives the stem's own hash, for words
+    under 64 characters. A word matching several prefixes (``للبيت``: ``ل`` and ``لل``) yields
+    one stem per prefix.
+    """
+    n_chars = np.diff(np.append(batch.word_seg, len(batch.word_pos)))
+    first_char = batch.word_pos[batch.word_seg]
+    csum = np.cumsum(batch.char_terms)
+    before = np.concatenate(([np.uint64(0)], csum))[batch.word_seg]
+    last = len(batch.cps) - 1
+    words: list[np.ndarray] = []
+    hashes: list[np.ndarray] = []
+    with np.errstate(over="ignore"):
+        for prefix in prefixes:
+            k = len(prefix)
+            match = n_chars >= k + 3
+            for j, ch in enumerate(prefix):
+                match &= batch.cps[np.minimum(first_char + j, last)] == ord(ch)
+            wi = np.flatnonzero(match)
+            stem = batch.word_hashes[wi] - (csum[batch.word_seg[wi] + k - 1] - before[wi])
+            for _ in range(k):
+                stem *= _P_INVERSE
+            words.append(wi)
+            hashes.append(stem)
+    if not words:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    word = np.concatenate(words)
+    order = np.argsort(word, kind="stable")
+    return word[order], np.concatenate(hashes)[order]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

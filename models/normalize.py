@@ -206,6 +206,12 @@ _HE_TWO = [a + b for a in _HE_ONE for b in _HE_ONE]
 # "" first: a word's own form comes before its prefixed ones
 _HE_PREFIXES: Final = ("", *_HE_ONE, *_HE_TWO, *(a + b for a in _HE_ONE for b in _HE_TWO))
 _AR_PREFIXES: Final = ("", "و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ولل")
+#: Prefixes an n-gram hasher may strip off a word to add its stem as one more word feature
+#: (``NgramHasher(stem_prefixes=lang)``): single clitics, and for Arabic the article forms.
+STEM_PREFIXES: Final[dict[str, tuple[str, ...]]] = {
+    "he": tuple(_HE_ONE),
+    "ar": tuple(p for p in _AR_PREFIXES if 1 <= len(p) <= 2),
+}
 
 
 def prefixed_forms(core: str) -> list[str]:

@@ -85,6 +85,30 @@ def test_unknown_lexicon_is_rejected() -> None:
         polarity_table("nope")
 
 
+def test_prefix_stems_are_the_hashes_of_the_stripped_words() -> None:
+    # و + الحكومه; لل + بيت (also ل + لبيت); بكم keeps two letters without ب; Latin untouched
+    batch = features.TextBatch(normalize_batch(["والحكومة بكم للبيت", "hello world"]))
+    word, stem = features._prefix_stems(batch, ("و", "ب", "ل", "لل"))
+    assert word.tolist() == [0, 2, 2]
+    assert sorted(stem.tolist()[1:]) == sorted([word_hash("لبيت"), word_hash("بيت")])
+    assert stem[0] == word_hash("الحكومه")
+
+
+def test_words_with_different_clitics_share_their_stem_column() -> None:
+    texts = normalize_batch(["والحكومه", "بالحكومه", "حكومه"])
+    plain = NgramHasher(n_bits=18).fit(texts).transform(texts)
+    stems = NgramHasher(n_bits=18, stem_prefixes="ar").fit(texts).transform(texts)
+    added = [set(stems[i].indices) - set(plain[i].indices) for i in range(3)]
+    assert len(added[0]) == 1 and added[0] == added[1]  # the stem column of الحكومه
+    assert added[2] == set()  # no prefix: no stem
+    assert stems[2].nnz == plain[2].nnz
+
+
+def test_unknown_stem_language_is_rejected() -> None:
+    with pytest.raises(ValueError, match="no stem prefixes"):
+        NgramHasher(stem_prefixes="xx").fit(["a b"])
+
+
 def test_without_lexicon_the_width_is_the_hash_space() -> None:
     texts = normalize_batch(["good movie", ""])
     X = NgramHasher(n_bits=8).fit(texts).transform(texts)
