@@ -100,7 +100,8 @@ Held-out dev sets, same split for all three (`benchmarks/bench_classifier.py --r
 
 | model | en macro-F1 / neg-F1 | he macro-F1 / neg-F1 | ar macro-F1 / neg-F1 |
 |---|---|---|---|
-| emberwatch (this artifact: + he/ar lexicons) | 0.608 / 0.580 | 0.690 / 0.767 | 0.544 / 0.469 |
+| emberwatch (this artifact: + ar prefix stems) | 0.608 / 0.580 | 0.691 / 0.767 | 0.545 / 0.479 |
+| previous artifact (bb25327: + he/ar lexicons) | 0.608 / 0.580 | 0.690 / 0.767 | 0.544 / 0.469 |
 | previous artifact (236b032: + emotion tweets) | 0.608 / 0.580 | 0.694 / 0.767 | 0.536 / 0.478 |
 | previous artifact (44bb7ef: no emotion tweets) | 0.586 / 0.567 | 0.694 / 0.767 | 0.536 / 0.478 |
 | older artifact (77d76ce: no lexicon) | 0.546 / 0.472 | 0.694 / 0.767 | 0.536 / 0.478 |
@@ -113,6 +114,14 @@ train + dev (same folds with and without them; pooled macro-F1 / negative-F1): H
 folds for each. On the fixed dev splits above Hebrew reads the same and Arabic negative-F1
 0.009 lower; the class-bias tuning alone moves these splits by about +-0.02.
 
+The Arabic prefix stems (a word with و ف ب ل ك ال لل attached also counts as its stem) were
+chosen on the same paired folds: 0.555 / 0.482 -> 0.556 / 0.488, negative-F1 higher in 4 of 5
+folds; the fixed dev split reads 0.544 / 0.469 -> 0.545 / 0.479 and the training's own 3-fold CV
+is flat (negative-F1 per fold 0.471, 0.495, 0.442 -> 0.474, 0.492, 0.443). A small gain, kept
+because it is on the metric the target names and the hidden Arabic set is another corpus, where
+clitic variation matters more. Hebrew single-letter stems were mixed on the same CV (macro-F1
+0.666 -> 0.664, negative-F1 0.782 -> 0.785, one fold -0.028 macro-F1) and are not used.
+
 English, read at another class prior: tweeteval-val is 16% negative, while TweetEval's sentiment
 test split is 32% negative, 48% neutral, 19% positive. Per-class recall does not depend on the
 prior, so reweighting the tweeteval-val confusion matrix to those shares estimates a test-like
@@ -121,13 +130,14 @@ set: this model 0.589 / 0.650 (VADER 0.547 / 0.664; the TF-IDF LR 0.455 / 0.599)
 Throughput is batch prediction (4,096 texts per call) in one process on English tweets,
 including language detection, normalisation, lexicon and learned categories; the three models
 take turns for 5 rounds and the best round of each counts (single passes vary 2x on the shared
-machine). At load average 1.2 on the 2 cores: emberwatch 18,418 texts/s (5.3x the TF-IDF LR's
-3,490; VADER 13,494). Target >= 20,000/s: missed in this run. The English path is unchanged
+machine). At load average 1.4 on the 2 cores: emberwatch 19,309 texts/s (5.3x the TF-IDF LR's
+3,630; VADER 14,826). Target >= 20,000/s: missed in this run. The English path is unchanged
 since a run that measured 20,841 (5.8x) at load 2.5, and 13,843 at load 8.3; the ratio to the
 baseline is the stable figure. The Hebrew and Arabic lexicons do not slow those models
-(sentiment pipeline alone, best of 5 interleaved: he 0.98x, ar 1.02x). Artifact on disk:
-16.5 MiB (target <= 50 MB). Resident memory after loading: 225 MiB, of which the model adds
-~93 MiB (target <= 300 MB); peak while classifying 4,096-text batches ~285 MiB (earlier run)."""
+(sentiment pipeline alone, best of 5 interleaved: he 0.98x, ar 1.02x); the Arabic stems cost
+4% (0.96x). Artifact on disk: 16.6 MiB (target <= 50 MB). Resident memory after loading:
+225 MiB, of which the model adds ~93 MiB (target <= 300 MB); peak while classifying 4,096-text
+batches ~285 MiB (earlier run)."""
 
 PERFORMANCE = """\
 Measured with `python benchmarks/bench_classifier.py` on the 2-core development machine (shared
