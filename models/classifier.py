@@ -89,7 +89,7 @@ def _same_hasher(a: Any, b: Any) -> bool:
     """True if two fitted hashers turn the same texts into the same matrix."""
     if type(a) is not type(b) or a.get_params() != b.get_params():
         return False
-    for name in ("n_features_out_", "lex_keys_", "lex_values_", "idf_"):
+    for name in ("n_features_out_", "lex_keys_", "lex_values_", "idf_", "prefixes_"):
         x, y = getattr(a, name, None), getattr(b, name, None)
         if x is None or y is None:
             if x is not y:
