@@ -103,7 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     g_val, g_thr = best_threshold(gauss, wins)
     gfiles = [score_file([x >= g_thr for x in s], w) for s, w in zip(gauss, wins, strict=True)]
 
-    print("NAB realTweets (5 files, 20 windows), standard profile (A_TP=1, A_FP=-0.11, A_FN=-1)")
+    n_windows = sum(len(w) for w in wins)
+    print(
+        f"NAB realTweets ({len(files)} files, {n_windows} windows), standard profile "
+        "(A_TP=1, A_FP=-0.11, A_FN=-1)"
+    )
     print(f"{'':<48}{'score':>8}")
     print(f"{'emberwatch, own alerts (defaults, no threshold fit)':<48}{normalised(fixed):8.1f}")
     print(f"{'windowedGaussian (this run), optimised ' + f'{g_thr:.3f}':<48}{g_val:8.1f}")
