@@ -150,6 +150,8 @@ with other jobs, so throughput varies by ±30% between runs); see the benchmark'
 TARGETS = [
     ("en (tweeteval-val + sentiment140-test)", "macro_f1", 0.65),
     ("en (tweeteval-val + sentiment140-test)", "negative_f1", 0.68),
+    ("en/tweeteval-sentiment-val", "macro_f1", 0.65),
+    ("en/tweeteval-sentiment-val", "negative_f1", 0.68),
     ("he (onlp dev)", "macro_f1", 0.75),
     ("he (onlp dev)", "negative_f1", 0.80),
     ("ar (astd 20% hash split)", "negative_f1", 0.55),
@@ -297,7 +299,17 @@ def render(manifest: dict[str, Any], performance: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     lines += [_row(name, m) for name, m in dev.items()]
-    lines += ["", "### Targets (issue #3)", "", *_targets(dev)]
+    lines += [
+        "",
+        "### Targets (issue #3)",
+        "",
+        "The targets are for held-out tweets outside `../shared/data`. For English the closest",
+        "proxy here is tweeteval-val alone (the same SemEval task as TweetEval's test split); the",
+        "combined row also counts sentiment140, which is easier. See Performance below for an",
+        "estimate at the test split's class prior.",
+        "",
+        *_targets(dev),
+    ]
     if cv:
         lines += [
             "",
