@@ -128,6 +128,13 @@ def _inverse_norm(sq: np.ndarray) -> np.ndarray:
     return scale
 
 
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Start offset of each run when runs of these lengths are laid end to end."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=out[1:])
+    return out
+
+
 class TextBatch:
     """Code points, character n-gram hashes and word hashes of a batch of normalised texts.
 
@@ -167,8 +174,8 @@ class TextBatch:
         else:
             self.word_hashes = np.zeros(0, dtype=np.uint64)
         self.word_counts = np.bincount(self.word_rows, minlength=self.n_docs)
-        self.first_word = np.zeros(self.n_docs, dtype=np.int64)
-        np.cumsum(self.word_counts[:-1], out=self.first_word[1:])
+        self.first_word = _starts(self.word_counts)
+        self._prefix_sums: tuple[np.ndarray, np.ndarray] | None = None
 
     def char_hash(self, n: int) -> np.ndarray:
         """Rolling hash of the ``n`` characters starting at each position (order n extends
@@ -179,6 +186,17 @@ class TextBatch:
             m = len(cps) - k + 1
             self._char_hashes.append(self._char_hashes[-1][:m] * _P + cps[k - 1 : k - 1 + m])
         return self._char_hashes[n - 1]
+
+    def prefix_hashes(self, at: np.ndarray) -> np.ndarray:
+        """For entries ``at`` of ``word_pos``: the word hash of the word's characters up to and
+        including that one (the first ``char_offset[at] + 1``). Running sums are cached, so the
+        hasher's prefix stems and the category matcher's wildcard terms share them."""
+        if self._prefix_sums is None:
+            csum = np.cumsum(self.char_terms)
+            self._prefix_sums = (csum, np.concatenate(([np.uint64(0)], csum))[self.word_seg])
+        csum, before = self._prefix_sums
+        out: np.ndarray = csum[at] - before[self.word_of_char[at]]
+        return out
 
 
 class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -291,10 +309,8 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if prefixes and len(wh):
             stem_word, stem_hash = _prefix_stems(batch, prefixes)
             stem_count = np.bincount(wrow[stem_word], minlength=n_docs)
-            first_stem = np.zeros(n_docs, dtype=np.int64)
-            np.cumsum(stem_count[:-1], out=first_stem[1:])
             codes.append(_mix(stem_hash, 103, self.n_bits))
-            seg_src.append(first_stem + src_base)
+            seg_src.append(_starts(stem_count) + src_base)
             seg_len.append(stem_count)
             seg_val.append(w)
             src_base += len(stem_hash)
@@ -305,10 +321,8 @@ class NgramHasher(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             lex_rows, lex_cols = np.nonzero(lexicon)  # what ``csr_matrix(lexicon)`` keeps
             lex_vals = lexicon[lex_rows, lex_cols]
             lex_count = np.bincount(lex_rows, minlength=n_docs)
-            lex_first = np.zeros(n_docs, dtype=np.int64)
-            np.cumsum(lex_count[:-1], out=lex_first[1:])
             codes.append((lex_cols + n_cols).astype(np.int32))
-            seg_src.append(lex_first + src_base)
+            seg_src.append(_starts(lex_count) + src_base)
             seg_len.append(lex_count)
             seg_val.append(1.0)
         if not seg_len:
@@ -395,8 +409,6 @@ def _prefix_stems(batch: TextBatch, prefixes: Sequence[str]) -> tuple[np.ndarray
     """
     n_chars = np.diff(np.append(batch.word_seg, len(batch.word_pos)))
     first_char = batch.word_pos[batch.word_seg]
-    csum = np.cumsum(batch.char_terms)
-    before = np.concatenate(([np.uint64(0)], csum))[batch.word_seg]
     last = len(batch.cps) - 1
     words: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
@@ -407,7 +419,7 @@ def _prefix_stems(batch: TextBatch, prefixes: Sequence[str]) -> tuple[np.ndarray
             for j, ch in enumerate(prefix):
                 match &= batch.cps[np.minimum(first_char + j, last)] == ord(ch)
             wi = np.flatnonzero(match)
-            stem = batch.word_hashes[wi] - (csum[batch.word_seg[wi] + k - 1] - before[wi])
+            stem = batch.word_hashes[wi] - batch.prefix_hashes(batch.word_seg[wi] + k - 1)
             for _ in range(k):
                 stem *= _P_INVERSE
             words.append(wi)

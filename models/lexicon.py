@@ -156,9 +156,7 @@ class CategoryMatcher:
                 at = np.flatnonzero(
                     self._prefix_at[np.minimum(batch.char_offset, self._max_prefix)]
                 )
-                csum = np.cumsum(batch.char_terms)
-                before = np.concatenate(([np.uint64(0)], csum))[batch.word_seg]
-                prefix_hash = csum[at] - before[wid[at]]  # hash of the word's first offset+1 chars
+                prefix_hash = batch.prefix_hashes(at)  # hash of the word's first offset+1 chars
                 rows.append(wrow[wid[at]])
                 keys.append((prefix_hash ^ self._prefix_salt[batch.char_offset[at]]) * _Q)
         all_rows = np.concatenate(rows)
