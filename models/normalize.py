@@ -176,7 +176,12 @@ def _mark_elongations(s: str) -> str:
 
 
 def _join(texts: Sequence[str]) -> str:
-    return "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
+    """The texts as one string, one per line (newlines and carriage returns inside a text become
+    spaces). Texts rarely hold a newline: the per-text replace runs only when one does."""
+    s = "\n".join(texts)
+    if s.count("\n") != len(texts) - 1:
+        s = "\n".join(t.replace("\n", " ") for t in texts)
+    return s.replace("\r", " ") if "\r" in s else s
 
 
 def normalize_batch(texts: Sequence[str]) -> list[str]:
