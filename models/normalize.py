@@ -325,7 +325,10 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
         if persian * 20 > a[i]:
             out[i] = "other"
     for i in np.flatnonzero(script == 3).tolist():
-        words = set(texts[i].lower().split())
+        tokens = texts[i].lower().split()
+        if _OTHER_LATIN_WORDS.isdisjoint(tokens):  # most texts: no set needs building
+            continue
+        words = set(tokens)
         foreign = len(words & _OTHER_LATIN_WORDS)
         if foreign >= 2 and foreign > len(words & _EN_WORDS):
             out[i] = "other"
