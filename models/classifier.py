@@ -12,7 +12,9 @@ import copy
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,17 @@ SENTIMENT_MODELS = {"en": "sentiment-en", "he": "sentiment-he", "ar": "sentiment
 CATEGORY_MODEL = "categories-en"
 CATEGORY_THRESHOLD = 0.5
 _BATCH = 8192
+# With several threads a call is cut into pieces of at least this many texts, about two per
+# thread: the threads then fall out of step, so one runs the regular-expression passes (which
+# hold the GIL) while another is in numpy and scipy (which release it). Smaller pieces lose more
+# to per-call overhead than they gain.
+_MIN_PIECE = 1024
+_MAX_AUTO_THREADS = 4
+
+
+def default_threads() -> int:
+    """Threads a classifier uses when none are asked for: the machine's cores, at most 4."""
+    return max(1, min(_MAX_AUTO_THREADS, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,7 @@ class MentionClassifier:
         categories: Pipeline | None,
         matcher: CategoryMatcher,
         manifest: Mapping[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         missing = set(SENTIMENT_MODELS) - set(sentiment)
         if missing:
@@ -179,11 +193,22 @@ class MentionClassifier:
             lang: _LanguageScorer(pipe, categories if lang == "en" else None)
             for lang, pipe in self._sentiment.items()
         }
+        if threads is not None and threads < 0:
+            msg = f"threads must be >= 0 (0: default), not {threads}"
+            raise ValueError(msg)
+        #: threads one :meth:`predict` call may use (predictions do not depend on it)
+        self.threads = threads or default_threads()
+        self._pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="emberwatch-classify")
+            if self.threads > 1
+            else None
+        )
 
     # --- loading -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path | None = None) -> MentionClassifier:
-        """Load an artifact directory (default: the committed one in ``models/artifacts``)."""
+    def load(cls, path: Path | None = None, threads: int | None = None) -> MentionClassifier:
+        """Load an artifact directory (default: the committed one in ``models/artifacts``);
+        ``threads``: see :meth:`predict` (None or 0: :func:`default_threads`)."""
         directory = DEFAULT_ARTIFACT_DIR if path is None else Path(path)
         if directory.is_file():
             directory = directory.parent
@@ -214,7 +239,14 @@ class MentionClassifier:
             sentiment[lang] = pipelines[name]
         matcher = CategoryMatcher(load_lexicons())
         logger.info("loaded classifier from %s (trained %s)", directory, manifest.get("trained_at"))
-        return cls(sentiment, pipelines.get(CATEGORY_MODEL), matcher, manifest)
+        return cls(sentiment, pipelines.get(CATEGORY_MODEL), matcher, manifest, threads)
+
+    def with_threads(self, threads: int) -> MentionClassifier:
+        """A copy sharing the fitted models that classifies with ``threads`` threads (0: the
+        default, see :func:`default_threads`)."""
+        return MentionClassifier(
+            self._sentiment, self._categories, self._matcher, self.manifest, threads
+        )
 
     def with_extra_terms(self, extra: Mapping[str, Sequence[str]]) -> MentionClassifier:
         """A copy whose category lexicon also holds ``extra`` (category -> terms), e.g. per brand.
@@ -247,16 +279,28 @@ class MentionClassifier:
     def predict(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[Prediction]:
-        """Classify texts; ``langs`` hints (``en``/``he``/``ar``/``other``) skip detection."""
+        """Classify texts; ``langs`` hints (``en``/``he``/``ar``/``other``) skip detection.
+
+        A call of more than 1,024 texts is cut into pieces that the classifier's threads
+        (:attr:`threads`) classify side by side. A text's prediction does not depend on the
+        other texts in its piece, so the result is the same for any number of threads.
+        """
         if langs is not None and len(langs) != len(texts):
             msg = f"{len(texts)} texts but {len(langs)} language hints"
             raise ValueError(msg)
-        out: list[Prediction] = []
-        for start in range(0, len(texts), _BATCH):
-            chunk = list(texts[start : start + _BATCH])
-            hints = None if langs is None else list(langs[start : start + _BATCH])
-            out.extend(self._predict_batch(chunk, hints))
-        return out
+        n = len(texts)
+        size = _BATCH
+        if self._pool is not None:
+            size = min(_BATCH, max(_MIN_PIECE, -(-n // (2 * self.threads))))
+        pieces = [
+            (list(texts[i : i + size]), None if langs is None else list(langs[i : i + size]))
+            for i in range(0, n, size)
+        ]
+        if self._pool is None or len(pieces) < 2:
+            results = [self._predict_batch(chunk, hints) for chunk, hints in pieces]
+        else:
+            results = list(self._pool.map(lambda piece: self._predict_batch(*piece), pieces))
+        return [p for result in results for p in result]
 
     def _resolve_langs(self, texts: list[str], hints: list[str | None] | None) -> list[str]:
         if hints is None:

@@ -69,7 +69,7 @@ def ensure_topics(settings: Settings, bootstrap: str) -> None:
 def _load_classifier(settings: Settings, model: Path | None = None):  # type: ignore[no-untyped-def]
     from models import MentionClassifier
 
-    return MentionClassifier.load(model or settings.model_path)
+    return MentionClassifier.load(model or settings.model_path, settings.classifier_threads)
 
 
 # --- commands -------------------------------------------------------------------------------------

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         default=False, description="dead-letter mentions whose `brand` is not in the catalog"
     )
     model_path: Path | None = Field(default=None, description="classifier artifact; None: built in")
+    classifier_threads: int = Field(
+        default=0,
+        ge=0,
+        description="threads one classify call may use; 0: the machine's cores, at most 4",
+    )
     data_dir: Path = Field(
         default=_REPO_ROOT.parent / "shared" / "data", description="labelled data for training"
     )

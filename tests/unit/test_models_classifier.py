@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models import CATEGORIES, MentionClassifier, Prediction, evaluate
-from models.classifier import DEFAULT_ARTIFACT_DIR, MANIFEST, read_manifest
+from models.classifier import DEFAULT_ARTIFACT_DIR, MANIFEST, default_threads, read_manifest
 from pipeline.errors import ModelError
 from pipeline.settings import Settings
 
@@ -63,6 +63,35 @@ def test_batch_results_do_not_depend_on_batch_composition(clf: MentionClassifier
     together = clf.predict(texts)
     alone = [clf.predict([t])[0] for t in texts]
     assert together == alone
+
+
+def test_threads_do_not_change_predictions(clf: MentionClassifier) -> None:
+    bases = [
+        "worst airline ever, lost my bag #NeverAgain",
+        "thanks for the upgrade! :)",
+        "my card was charged twice and nobody answers",
+        "שירות מעולה, תודה",
+        "השירות פשוט מחפיר",
+        "سيء جدا",
+        "الخدمة ممتازة",
+        "el servicio es muy malo y no me ayudan",
+        "",
+    ]
+    texts = [f"{bases[i % len(bases)]} {i}" for i in range(2600)]
+    hints = [None if i % 3 else "en" for i in range(len(texts))]
+    one, three = clf.with_threads(1), clf.with_threads(3)
+    assert (one.threads, three.threads) == (1, 3)
+    # 2,600 texts on 3 threads: three pieces of at most 1,024
+    assert three.predict(texts) == one.predict(texts)
+    assert three.predict(texts, hints) == one.predict(texts, hints)
+    assert three.predict(texts[:5]) == one.predict(texts[:5])
+
+
+def test_thread_count_is_checked(clf: MentionClassifier) -> None:
+    assert 1 <= default_threads() <= 4
+    assert clf.with_threads(0).threads == default_threads()
+    with pytest.raises(ValueError, match="threads"):
+        clf.with_threads(-1)
 
 
 @pytest.mark.parametrize(
