@@ -133,16 +133,17 @@ turns for 5 rounds and the best round of each counts (single passes vary 2x on t
 machine). A call over 1,024 texts is cut into pieces classified on the classifier's threads
 (default: the machine's cores, at most 4; predictions are identical for any count). On
 2026-11-27 at load average 1.3 on the 2 cores: emberwatch 25,136 texts/s on 2 threads and 21,223
-on one (6.2x and 5.2x the TF-IDF LR's 4,045; VADER 13,835). Target >= 20,000/s: met on 2
-threads; on one thread in 3 of 4 runs that day. The normaliser's punctuation, hashtag and
-negation passes were rewritten that day (identical output on 53,141 corpus texts; the normaliser
-alone 1.19x, best of 6 interleaved passes); the other one-thread runs that day measured
-22,154, 20,164 and 19,903 (5.4x, 4.6x, 5.6x), the previous code 19,309 (5.3x) and 20,841 (5.8x).
-Single figures move with the machine's other jobs; read the ratios. The Hebrew and Arabic
-lexicons do not slow those models (sentiment pipeline alone, best of 5 interleaved: he 0.98x, ar
-1.02x); the Arabic stems cost 4% (0.96x). Artifact on disk: 16.6 MiB (target <= 50 MB). Resident
-memory after loading: 225 MiB, of which the model adds ~93 MiB (target <= 300 MB); peak while
-classifying 4,096-text batches: 255 MiB on 2 threads (1,024-text pieces), 289 MiB on one."""
+on one (6.2x and 5.2x the TF-IDF LR's 4,045; VADER 13,835); a second run 24,409 and 22,908 (6.2x
+and 5.8x of 3,951). Target >= 20,000/s: met on 2 threads in both runs; on one thread in 4 of 5
+runs that day. The normaliser's punctuation, hashtag and negation passes were rewritten that day
+(identical output on 53,141 corpus texts; the normaliser alone 1.19x, best of 6 interleaved
+passes); the other one-thread runs that day measured 22,154, 20,164 and 19,903 (5.4x, 4.6x,
+5.6x), the previous code 19,309 (5.3x) and 20,841 (5.8x). Single figures move with the machine's
+other jobs; read the ratios. The Hebrew and Arabic lexicons do not slow those models (sentiment
+pipeline alone, best of 5 interleaved: he 0.98x, ar 1.02x); the Arabic stems cost 4% (0.96x).
+Artifact on disk: 16.6 MiB (target <= 50 MB). Resident memory after loading: 225 MiB, of which
+the model adds ~93 MiB (target <= 300 MB); peak while classifying 4,096-text batches: 255 MiB on
+2 threads (1,024-text pieces), 289 MiB on one."""
 
 PERFORMANCE = """\
 Measured with `python benchmarks/bench_classifier.py` on the 2-core development machine (shared
