@@ -193,6 +193,9 @@ class MentionClassifier:
             lang: _LanguageScorer(pipe, categories if lang == "en" else None)
             for lang, pipe in self._sentiment.items()
         }
+        self._use_threads(threads)
+
+    def _use_threads(self, threads: int | None) -> None:
         if threads is not None and threads < 0:
             msg = f"threads must be >= 0 (0: default), not {threads}"
             raise ValueError(msg)
@@ -244,9 +247,9 @@ class MentionClassifier:
     def with_threads(self, threads: int) -> MentionClassifier:
         """A copy sharing the fitted models that classifies with ``threads`` threads (0: the
         default, see :func:`default_threads`)."""
-        return MentionClassifier(
-            self._sentiment, self._categories, self._matcher, self.manifest, threads
-        )
+        clone = copy.copy(self)  # shares the fitted models and their stacked weights
+        clone._use_threads(threads)
+        return clone
 
     def with_extra_terms(self, extra: Mapping[str, Sequence[str]]) -> MentionClassifier:
         """A copy whose category lexicon also holds ``extra`` (category -> terms), e.g. per brand.
