@@ -2,7 +2,7 @@
 
     python benchmarks/bench_classifier.py [--data-dir D] [--model M] [--n 40000] [--repeat 3]
 
-All three are scored on the same held-out dev sets (see models/train.py): English
+All three are scored on the same held-out dev sets (see models/training.py): English
 tweeteval-val + sentiment140-test (corpora none of them trained on), Hebrew OnlpLab dev, Arabic
 ASTD 20% hash split. The TF-IDF baseline (char_wb 2-5 + word 1-2, LogisticRegression) is trained
 here on the same training sets as the committed model. Throughput = texts/s of batch prediction

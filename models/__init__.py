@@ -14,13 +14,13 @@ __all__ = ["CATEGORIES", "MentionClassifier", "Prediction", "detect_language", "
 
 def train(data_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Train all pipelines from ``data_dir`` into ``out_dir``; returns the manifest with metrics."""
-    from models.train import train as _train
+    from models.training import train as _train
 
     return _train(data_dir, out_dir)
 
 
 def evaluate(data_dir: Path, model_path: Path | None) -> dict[str, Any]:
     """Score a classifier (default: the committed one) on the held-out dev sets."""
-    from models.evaluate import evaluate as _evaluate
+    from models.evaluation import evaluate as _evaluate
 
     return _evaluate(data_dir, model_path)

@@ -109,7 +109,7 @@ def format_table(metrics: dict[str, dict[str, float]]) -> str:
 
 def run_train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> int:
     """Train into ``out_dir`` and print the held-out metrics table."""
-    from models.train import train
+    from models.training import train
 
     t = time.perf_counter()
     try:
@@ -130,7 +130,7 @@ def run_train(data_dir: Path, out_dir: Path, *, source_cv: bool = False) -> int:
 
 def run_evaluate(data_dir: Path, model_path: Path | None) -> int:
     """Score a classifier on the held-out dev sets and print the table."""
-    from models.evaluate import evaluate
+    from models.evaluation import evaluate
 
     try:
         metrics = evaluate(data_dir, model_path)

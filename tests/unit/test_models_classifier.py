@@ -175,3 +175,16 @@ def test_committed_model_dev_metrics_are_pinned() -> None:
     for name, m in pinned.items():
         for key in ("macro_f1", "negative_f1", "accuracy"):
             assert measured[name][key] == pytest.approx(m[key], abs=0.005), (name, key)
+
+
+def test_package_train_and_evaluate_stay_functions_once_their_modules_load() -> None:
+    # They import their implementation lazily; a submodule of the same name would replace the
+    # package attribute at that import, so a second `models.evaluate(...)` call would fail.
+    import inspect
+
+    import models
+    import models.evaluation
+    import models.training
+
+    assert inspect.isfunction(models.train) and inspect.isfunction(models.evaluate)
+    assert models.evaluation.evaluate is not models.evaluate

@@ -1,4 +1,4 @@
-"""Score a trained classifier on the held-out dev sets (see :mod:`models.train`)."""
+"""Score a trained classifier on the held-out dev sets (see :mod:`models.training`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from models.classifier import MentionClassifier
-from models.train import dev_sets, evaluate_classifier
+from models.training import dev_sets, evaluate_classifier
 
 
 def evaluate(data_dir: Path, model_path: Path | None = None) -> dict[str, Any]:
