@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p_eval = sub.add_parser("evaluate", help="score a classifier on the held-out dev sets")
     p_eval.add_argument("--data-dir", type=Path, default=settings.data_dir)
     p_eval.add_argument("--model", type=Path, default=settings.model_path)
+    p_eval.add_argument("--labelled", type=Path, help="labelled JSON lines to score instead")
+    p_eval.add_argument("--json", action="store_true", help="print the metrics as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "classify":
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                 fout.close()
     if args.command == "train":
         return run_train(args.data_dir, args.out_dir, source_cv=args.source_cv)
-    return run_evaluate(args.data_dir, args.model)
+    return run_evaluate(args.data_dir, args.model, args.labelled, as_json=args.json)
 
 
 if __name__ == "__main__":

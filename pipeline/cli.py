@@ -243,8 +243,25 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from models.cli import run_evaluate
+    from pipeline.catalog import BrandCatalog
 
-    return run_evaluate(args.data_dir or settings.data_dir, args.model or settings.model_path)
+    extra_terms = None
+    if args.brand is not None:
+        if args.brands is None or args.labelled is None:
+            print("emberwatch: --brand needs --brands and --labelled", file=sys.stderr)
+            return 2
+        catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
+        if args.brand not in catalog:
+            print(f"emberwatch: brand {args.brand!r} is not in {args.brands}", file=sys.stderr)
+            return 2
+        extra_terms = catalog.brands[args.brand].lexicon
+    return run_evaluate(
+        args.data_dir or settings.data_dir,
+        args.model or settings.model_path,
+        args.labelled,
+        as_json=args.json,
+        extra_terms=extra_terms,
+    )
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
@@ -329,6 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="print the classifier's metrics")
     evaluate.add_argument("--data-dir", type=Path)
     evaluate.add_argument("--model", type=Path)
+    evaluate.add_argument(
+        "--labelled",
+        type=Path,
+        metavar="FILE",
+        help='your own labelled mentions, JSON lines {"text","label","lang"?,"categories"?}',
+    )
+    evaluate.add_argument("--brands", type=Path, help="brand catalog YAML (with --brand)")
+    evaluate.add_argument(
+        "--brand", help="score categories with this catalog brand's extra terms too"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
 
     topics = sub.add_parser("topics", help="create the configured topics if missing")
