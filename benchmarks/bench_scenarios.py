@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.core.detector import AlertEvent, DetectorConfig, detect_stream
 from pipeline.core.types import ScoredMention
+from pipeline.scorecard import alarms_by_brand
 from pipeline.settings import Settings
 
 DAY = 86400
@@ -511,15 +512,11 @@ def detect(
 
 
 def alarms_of(events: Sequence[AlertEvent]) -> dict[str, list[tuple[int, str]]]:
+    """``pipeline.scorecard.alarms_by_brand`` as (epoch seconds, alert id) pairs per brand, in the
+    same order (the episode's first warning+ event that is not ``resolved``)."""
     alarms: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    seen: set[str] = set()
-    for e in events:
-        if e.severity in ("warning", "critical") and e.status != "resolved":
-            if e.alert_id in seen:
-                continue
-            seen.add(e.alert_id)
-            t = int(datetime.fromisoformat(e.event_time).timestamp())
-            alarms[e.brand].append((t, e.alert_id))
+    for brand, found in alarms_by_brand(events).items():
+        alarms[brand] = [(int(a.time), a.alert_id) for a in found]
     return alarms
 
 
