@@ -36,6 +36,8 @@ class BacktestSummary:
     unmatched: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     brand_mentions: dict[str, int] = field(default_factory=dict)
+    # event times (epoch seconds) of each brand's first and last classified mention
+    brand_spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     alerts: list[AlertEvent] = field(default_factory=list)
 
 
@@ -79,6 +81,13 @@ def run_backtest(
                 dead_letters_out.write(b"\n")
         for brand, mentions in result.by_brand.items():
             summary.brand_mentions[brand] = summary.brand_mentions.get(brand, 0) + len(mentions)
+            if mentions:
+                first = min(m.ts for m in mentions)
+                last = max(m.ts for m in mentions)
+                seen = summary.brand_spans.get(brand)
+                if seen is not None:
+                    first, last = min(first, seen[0]), max(last, seen[1])
+                summary.brand_spans[brand] = (first, last)
             scored.extend(mentions)
         batch.clear()
 
