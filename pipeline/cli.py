@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import ValidationError
 
-from pipeline.errors import EmberwatchError
+from pipeline.errors import ConfigError, EmberwatchError
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.scorecard import Incident
 
 logger = logging.getLogger("emberwatch")
 
@@ -157,10 +162,27 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_incidents(path: Path) -> list[Incident]:
+    from pipeline.scorecard import parse_incidents
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return parse_incidents(handle, str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read incidents file {path}: {exc}"
+        raise ConfigError(msg) from exc
+
+
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.backtest import run_backtest
     from pipeline.catalog import BrandCatalog
+    from pipeline.scorecard import alarms_by_brand, format_scorecard, score_incidents
 
+    if args.incidents is None and (args.report_out or args.detect_within is not None):
+        msg = "--report-out and --detect-within need --incidents"
+        raise ConfigError(msg)
+    # Read the incidents first: a bad file fails before the replay, not after it.
+    incidents = _read_incidents(args.incidents) if args.incidents else None
     catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
     classifier = _load_classifier(settings, args.model)
     with ExitStack() as stack:
@@ -180,6 +202,22 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
             f"  {alert.event_time}  {alert.severity:8} {alert.status:9} {alert.brand}  "
             f"score {alert.score:.0f}  [{alert.alert_id}]"
         )
+    if incidents is None:
+        return 0
+    within = 60.0 if args.detect_within is None else args.detect_within
+    card = score_incidents(
+        alarms_by_brand(summary.alerts), incidents, summary.brand_spans, detect_within=within * 60
+    )
+    print()
+    print(format_scorecard(card))
+    if args.report_out:
+        report = orjson.dumps(card.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+        try:
+            args.report_out.write_bytes(report + b"\n")
+        except OSError as exc:
+            msg = f"cannot write report {args.report_out}: {exc}"
+            raise ConfigError(msg) from exc
+        print(f"report written to {args.report_out}")
     return 0
 
 
@@ -278,6 +316,17 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        msg = f"expected minutes (a number >= 0), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emberwatch",
@@ -308,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--alerts-out", type=Path, required=True)
     backtest.add_argument("--dead-letters-out", type=Path)
     backtest.add_argument("--model", type=Path)
+    backtest.add_argument(
+        "--incidents",
+        type=Path,
+        help="CSV of known incidents (brand,onset[,peak,end]): score the alerts against them",
+    )
+    backtest.add_argument(
+        "--detect-within",
+        type=_minutes,
+        metavar="MIN",
+        help="an incident counts as detected when alarmed within MIN minutes of onset (60)",
+    )
+    backtest.add_argument("--report-out", type=Path, help="write the scorecard as JSON")
     backtest.set_defaults(func=cmd_backtest)
 
     classify = sub.add_parser("classify", help="classify JSONL {id,text,lang?} lines")

@@ -351,6 +351,8 @@ def format_scorecard(card: Scorecard) -> str:
         )
     rate = card.false_alarms_per_brand_day
     lines += [
+        "  (minutes: onset to the first alarm in the span, 0 if it came before the onset; "
+        "lead: first alarm to peak)",
         f"detected {card.detected}/{len(card.rows)} within {within:g} min "
         f"(late {card.late}, missed {card.missed})",
         f"median time to detect: {_num(card.median_time_to_detect)} min",

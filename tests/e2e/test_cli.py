@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipeline.samples import CATALOG, CRISIS_BRAND, write_demo_stream
+from pipeline.samples import CATALOG, CRISIS_BRAND, CRISIS_ONSET, write_demo_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +66,109 @@ def test_backtest_reports_a_bad_catalog(cli, tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot read brand catalog" in result.stderr
+
+
+def test_backtest_scores_known_incidents(cli, tmp_path: Path) -> None:
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    incidents = tmp_path / "incidents.csv"
+    peak = CRISIS_ONSET + timedelta(minutes=90)  # the sample crisis's rate peaks 90 min in
+    incidents.write_text(
+        "brand,onset,peak,end\n"
+        f"{CRISIS_BRAND},{CRISIS_ONSET.isoformat()},{peak.isoformat()},\n"
+        "koral-bank,2026-11-03T14:00:00+02:00,,\n",  # made up: a quiet afternoon
+        encoding="utf-8",
+    )
+    report_path = tmp_path / "report.json"
+    result = cli(
+        "backtest",
+        str(stream),
+        "--brands",
+        str(CATALOG),
+        "--alerts-out",
+        str(tmp_path / "alerts.jsonl"),
+        "--incidents",
+        str(incidents),
+        "--report-out",
+        str(report_path),
+        env=plain_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    report = orjson.loads(report_path.read_bytes())
+    assert list(report) == [
+        "detect_within_minutes",
+        "false_alarms",
+        "grace_minutes",
+        "incidents",
+        "summary",
+    ]
+    summary = report["summary"]
+    assert sorted(summary) == [
+        "brand_days",
+        "detected",
+        "false_alarms",
+        "false_alarms_per_brand_day",
+        "incidents",
+        "late",
+        "median_lead_minutes",
+        "median_time_to_detect_minutes",
+        "missed",
+    ]
+    crisis, made_up = report["incidents"]
+    assert crisis["brand"] == CRISIS_BRAND and crisis["onset"] == "2026-11-04T09:00:00Z"
+    assert crisis["outcome"] == "detected"
+    assert 0 < crisis["minutes"] <= 45
+    assert crisis["lead_minutes"] == 90 - crisis["minutes"]
+    assert made_up["brand"] == "koral-bank" and made_up["onset"] == "2026-11-03T12:00:00Z"
+    assert made_up["outcome"] == "missed" and made_up["brand_seen"] is True
+    assert (summary["incidents"], summary["detected"], summary["missed"]) == (2, 1, 1)
+    assert summary["median_time_to_detect_minutes"] == crisis["minutes"]
+    assert 4.5 < summary["brand_days"] < 5.5  # two brands over 2 days and 13 h of event time
+    assert summary["false_alarms"] == len(report["false_alarms"])
+
+    # the printed table says the same
+    out = result.stdout
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    assert rows[CRISIS_BRAND][1:6] == [
+        "2026-11-04T09:00:00Z",
+        "detected",
+        f"{crisis['minutes']:.1f}",
+        f"{crisis['lead_minutes']:+.1f}",
+        crisis["alarm"]["alert_id"],
+    ]
+    assert rows["koral-bank"][1:5] == ["2026-11-03T12:00:00Z", "missed", "-", "-"]
+    assert "detected 1/2 within 60 min (late 0, missed 1)" in out
+    assert f"median time to detect: {summary['median_time_to_detect_minutes']:.1f} min" in out
+    assert f"median lead before peak: {summary['median_lead_minutes']:.1f} min" in out
+    assert (
+        f"false alarms: {summary['false_alarms']} "
+        f"({summary['false_alarms_per_brand_day']:.3f} per brand-day over "
+        f"{summary['brand_days']:.2f} brand-days)"
+    ) in out
+
+
+def test_backtest_reports_a_bad_incidents_file(cli, tmp_path: Path) -> None:
+    stream = tmp_path / "m.jsonl"
+    stream.write_text("", encoding="utf-8")
+    incidents = tmp_path / "incidents.csv"
+    incidents.write_text(
+        "brand,onset\nnimbus-air,2026-11-04T09:00:00Z\nkoral-bank,2026-11-03 12:00\n",
+        encoding="utf-8",
+    )
+    result = cli(
+        "backtest",
+        str(stream),
+        "--brands",
+        str(CATALOG),
+        "--alerts-out",
+        str(tmp_path / "a.jsonl"),
+        "--incidents",
+        str(incidents),
+        env=plain_env(),
+    )
+    assert result.returncode == 2
+    assert f"{incidents}:3: onset '2026-11-03 12:00' has no UTC offset" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_replay_worker_and_alerts_tail(cli, kafka_bootstrap, fresh_env, worker_factory, tmp_path):
