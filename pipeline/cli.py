@@ -286,12 +286,12 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     extra_terms = None
     if args.brand is not None:
         if args.brands is None or args.labelled is None:
-            print("emberwatch: --brand needs --brands and --labelled", file=sys.stderr)
-            return 2
+            msg = "--brand needs --brands and --labelled"
+            raise ConfigError(msg)
         catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
         if args.brand not in catalog:
-            print(f"emberwatch: brand {args.brand!r} is not in {args.brands}", file=sys.stderr)
-            return 2
+            msg = f"brand {args.brand!r} is not in {args.brands}"
+            raise ConfigError(msg)
         extra_terms = catalog.brands[args.brand].lexicon
     return run_evaluate(
         args.data_dir or settings.data_dir,
