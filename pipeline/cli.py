@@ -176,10 +176,18 @@ def _read_incidents(path: Path) -> list[Incident]:
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.backtest import run_backtest
     from pipeline.catalog import BrandCatalog
-    from pipeline.scorecard import alarms_by_brand, format_scorecard, score_incidents
+    from pipeline.scorecard import (
+        DEFAULT_DETECT_WITHIN_SECONDS,
+        DEFAULT_GRACE_SECONDS,
+        alarms_by_brand,
+        format_scorecard,
+        score_incidents,
+    )
 
-    if args.incidents is None and (args.report_out or args.detect_within is not None):
-        msg = "--report-out and --detect-within need --incidents"
+    if args.incidents is None and (
+        args.report_out or args.detect_within is not None or args.grace is not None
+    ):
+        msg = "--report-out, --detect-within and --grace need --incidents"
         raise ConfigError(msg)
     # Read the incidents first: a bad file fails before the replay, not after it.
     incidents = _read_incidents(args.incidents) if args.incidents else None
@@ -204,9 +212,16 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         )
     if incidents is None:
         return 0
-    within = 60.0 if args.detect_within is None else args.detect_within
+    within = (
+        DEFAULT_DETECT_WITHIN_SECONDS / 60 if args.detect_within is None else args.detect_within
+    )
+    grace = DEFAULT_GRACE_SECONDS / 60 if args.grace is None else args.grace
     card = score_incidents(
-        alarms_by_brand(summary.alerts), incidents, summary.brand_spans, detect_within=within * 60
+        alarms_by_brand(summary.alerts),
+        incidents,
+        summary.brand_spans,
+        detect_within=within * 60,
+        grace=grace * 60,
     )
     print()
     print(format_scorecard(card))
@@ -367,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_minutes,
         metavar="MIN",
         help="an incident counts as detected when alarmed within MIN minutes of onset (60)",
+    )
+    backtest.add_argument(
+        "--grace",
+        type=_minutes,
+        metavar="MIN",
+        help="an alarm up to MIN minutes before an incident's onset detects it (120)",
     )
     backtest.add_argument("--report-out", type=Path, help="write the scorecard as JSON")
     backtest.set_defaults(func=cmd_backtest)

@@ -89,12 +89,17 @@ def test_backtest_scores_known_incidents(cli, tmp_path: Path) -> None:
         str(tmp_path / "alerts.jsonl"),
         "--incidents",
         str(incidents),
+        "--grace",
+        "30",
         "--report-out",
         str(report_path),
         env=plain_env(),
     )
     assert result.returncode == 0, result.stderr
     report = orjson.loads(report_path.read_bytes())
+    assert (report["grace_minutes"], report["detect_within_minutes"]) == (30, 60)
+    assert report["incidents"][0]["span_start"] == "2026-11-04T08:30:00Z"
+    assert "alarms from 30 min before onset count" in result.stdout
     assert list(report) == [
         "detect_within_minutes",
         "false_alarms",
@@ -169,6 +174,19 @@ def test_backtest_reports_a_bad_incidents_file(cli, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{incidents}:3: onset '2026-11-03 12:00' has no UTC offset" in result.stderr
     assert "Traceback" not in result.stderr
+    alone = cli(
+        "backtest",
+        str(stream),
+        "--brands",
+        str(CATALOG),
+        "--alerts-out",
+        str(tmp_path / "a.jsonl"),
+        "--grace",
+        "30",
+        env=plain_env(),
+    )
+    assert alone.returncode == 2
+    assert "--grace need --incidents" in alone.stderr
 
 
 def test_replay_worker_and_alerts_tail(cli, kafka_bootstrap, fresh_env, worker_factory, tmp_path):
