@@ -40,8 +40,9 @@ test: setup ## the whole suite: unit, integration (real Kafka) and end-to-end
 test-unit: setup ## unit tests only (no broker)
 	$(BIN)/pytest -q tests/unit
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check pipeline agents models tests benchmarks
+	$(BIN)/ruff format --check pipeline agents models tests benchmarks
 	$(BIN)/mypy
 
 model: setup ## retrain the classifier artifact from ../shared/data
