@@ -9,10 +9,10 @@ and settings always give the same alerts with the same ids.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -50,14 +50,19 @@ def read_lines(path: Path) -> Iterator[bytes]:
                 yield stripped
 
 
-def run_backtest(
+def ingest_file(
     input_path: Path,
     settings: Settings,
     catalog: BrandCatalog,
     classifier: ClassifierLike,
-    alerts_out: IO[bytes],
     dead_letters_out: IO[bytes] | None = None,
-) -> BacktestSummary:
+) -> tuple[BacktestSummary, list[ScoredMention]]:
+    """Classify and match every line of ``input_path`` as the live ingest agent does.
+
+    Returns the summary (without alerts) and the brand mentions in event-time order, as
+    ``emberwatch replay`` sends them (stable: ties keep file order). Bad lines go to
+    ``dead_letters_out`` in the dead-letter topic's form.
+    """
     ingestor = Ingestor(
         catalog,
         classifier,
@@ -98,10 +103,39 @@ def run_backtest(
             flush()
     if batch:
         flush()
-    # Event-time order, as `emberwatch replay` sends them; stable, so ties keep file order.
     scored.sort(key=lambda m: m.ts)
-    for alert in detect_stream(scored, config_resolver(settings, catalog)):
-        summary.alerts.append(alert)
-        alerts_out.write(orjson.dumps(alert.to_dict(), option=orjson.OPT_SORT_KEYS))
-        alerts_out.write(b"\n")
+    return summary, scored
+
+
+def detect_mentions(
+    mentions: Sequence[ScoredMention],
+    settings: Settings,
+    catalog: BrandCatalog,
+    overrides: Mapping[str, Any] | None = None,
+) -> list[AlertEvent]:
+    """The live detector over ``mentions`` (event-time order); ``overrides`` as in
+    :func:`pipeline.detection.config_resolver`."""
+    return list(detect_stream(mentions, config_resolver(settings, catalog, overrides)))
+
+
+def run_backtest(
+    input_path: Path,
+    settings: Settings,
+    catalog: BrandCatalog,
+    classifier: ClassifierLike,
+    alerts_out: IO[bytes],
+    dead_letters_out: IO[bytes] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> BacktestSummary:
+    """:func:`ingest_file`, then :func:`detect_mentions`; the alerts go to ``alerts_out`` as
+    JSON lines in the alert topic's form and into the summary."""
+    summary, scored = ingest_file(input_path, settings, catalog, classifier, dead_letters_out)
+    summary.alerts = detect_mentions(scored, settings, catalog, overrides)
+    write_alerts(summary.alerts, alerts_out)
     return summary
+
+
+def write_alerts(alerts: Iterable[AlertEvent], out: IO[bytes]) -> None:
+    for alert in alerts:
+        out.write(orjson.dumps(alert.to_dict(), option=orjson.OPT_SORT_KEYS))
+        out.write(b"\n")

@@ -9,8 +9,9 @@ decides *when* to advance which brand, the same way ``detect_stream`` does offli
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.catalog import BrandCatalog
 from pipeline.core.detector import AlertEvent, BrandDetector, DetectorConfig, Observation
@@ -30,9 +31,15 @@ def base_config(settings: Settings) -> DetectorConfig:
     )
 
 
-def config_resolver(settings: Settings, catalog: BrandCatalog) -> Callable[[str], DetectorConfig]:
-    """Per-brand detector configuration: settings, then the catalog's overrides for the brand."""
+def config_resolver(
+    settings: Settings, catalog: BrandCatalog, overrides: Mapping[str, Any] | None = None
+) -> Callable[[str], DetectorConfig]:
+    """Per-brand detector configuration: settings, then ``overrides`` for every brand (a what-if
+    of other defaults, as ``emberwatch backtest --set`` gives), then the catalog's overrides for
+    the brand, which win."""
     base = base_config(settings)
+    if overrides:
+        base = DetectorConfig.from_mapping(base, overrides)
     cache: dict[str, DetectorConfig] = {}
 
     def config_for(brand_id: str) -> DetectorConfig:

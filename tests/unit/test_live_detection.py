@@ -194,3 +194,22 @@ def test_a_brand_silent_after_a_restart_still_resolves_once_primed() -> None:
     assert restarted(prime=True) == straight
     unprimed = [a.status for a in restarted(prime=False) if a.brand == "acme"]
     assert unprimed[-1] != "resolved"  # what priming is for
+
+
+def test_resolver_overrides_apply_to_every_brand_and_the_catalog_wins() -> None:
+    catalog = BrandCatalog.from_mapping(
+        {
+            "brands": [
+                {"id": "a", "name": "Acme"},
+                {"id": "b", "name": "Beta", "detector": {"warning_threshold": 60}},
+            ]
+        }
+    )
+    plain = config_resolver(Settings(), catalog)
+    what_if = config_resolver(
+        Settings(), catalog, {"warning_threshold": 45, "critical_threshold": 70}
+    )
+    assert plain("a").warning_threshold == 55.0 and plain("b").warning_threshold == 60.0
+    assert what_if("a").warning_threshold == 45.0 and what_if("a").critical_threshold == 70.0
+    assert what_if("b").warning_threshold == 60.0 and what_if("b").critical_threshold == 70.0
+    assert what_if("unknown-brand").warning_threshold == 45.0
