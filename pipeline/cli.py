@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
@@ -22,7 +22,8 @@ from pipeline.errors import ConfigError, EmberwatchError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.scorecard import Incident
+    from pipeline.core.detector import AlertEvent
+    from pipeline.scorecard import Incident, Scorecard
 
 logger = logging.getLogger("emberwatch")
 
@@ -174,22 +175,38 @@ def _read_incidents(path: Path) -> list[Incident]:
 
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.backtest import run_backtest
+    from pipeline.backtest import detect_mentions, ingest_file, write_alerts
     from pipeline.catalog import BrandCatalog
+    from pipeline.core.detector import DetectorConfig
     from pipeline.scorecard import (
         DEFAULT_DETECT_WITHIN_SECONDS,
         DEFAULT_GRACE_SECONDS,
         alarms_by_brand,
         format_scorecard,
+        format_sweep,
         score_incidents,
     )
 
-    if args.incidents is None and (
-        args.report_out or args.detect_within is not None or args.grace is not None
-    ):
-        msg = "--report-out, --detect-within and --grace need --incidents"
+    needs_incidents = [
+        flag
+        for flag, given in (
+            ("--report-out", args.report_out is not None),
+            ("--detect-within", args.detect_within is not None),
+            ("--grace", args.grace is not None),
+            ("--sweep", args.sweep is not None),
+        )
+        if given
+    ]
+    if args.incidents is None and needs_incidents:
+        verb = "needs" if len(needs_incidents) == 1 else "need"
+        msg = f"{', '.join(needs_incidents)} {verb} --incidents"
         raise ConfigError(msg)
-    # Read the incidents first: a bad file fails before the replay, not after it.
+    overrides: dict[str, Any] = dict(args.set)
+    sweep_key, sweep_values = args.sweep or ("", [])
+    # Check everything that can be wrong before the replay, which can take long.
+    for value in sweep_values or [None]:
+        trial = dict(overrides) if value is None else {**overrides, sweep_key: value}
+        DetectorConfig.from_mapping(DetectorConfig(), trial)
     incidents = _read_incidents(args.incidents) if args.incidents else None
     catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
     classifier = _load_classifier(settings, args.model)
@@ -198,12 +215,16 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         dead = (
             stack.enter_context(args.dead_letters_out.open("wb")) if args.dead_letters_out else None
         )
-        summary = run_backtest(args.input, settings, catalog, classifier, out, dead)
+        summary, mentions = ingest_file(args.input, settings, catalog, classifier, dead)
+        summary.alerts = detect_mentions(mentions, settings, catalog, overrides)
+        write_alerts(summary.alerts, out)
     dead_total = sum(summary.dead_lettered.values())
     print(
         f"{summary.lines} lines: {summary.classified} classified, {summary.unmatched} unmatched, "
         f"{dead_total} dead-lettered {dict(sorted(summary.dead_lettered.items()))}"
     )
+    if overrides:
+        print(f"detector settings changed for every brand: {_settings_text(overrides)}")
     print(f"{len(summary.alerts)} alert events written to {args.alerts_out}")
     for alert in summary.alerts:
         print(
@@ -216,24 +237,71 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         DEFAULT_DETECT_WITHIN_SECONDS / 60 if args.detect_within is None else args.detect_within
     )
     grace = DEFAULT_GRACE_SECONDS / 60 if args.grace is None else args.grace
-    card = score_incidents(
-        alarms_by_brand(summary.alerts),
-        incidents,
-        summary.brand_spans,
-        detect_within=within * 60,
-        grace=grace * 60,
-    )
+
+    def scored(alerts: Sequence[AlertEvent]) -> Scorecard:
+        return score_incidents(
+            alarms_by_brand(alerts),
+            incidents,
+            summary.brand_spans,
+            detect_within=within * 60,
+            grace=grace * 60,
+        )
+
+    card = scored(summary.alerts)
     print()
     print(format_scorecard(card))
+    report = card.to_dict()
+    if sweep_values:
+        runs = []
+        for value in sweep_values:
+            alerts = detect_mentions(mentions, settings, catalog, {**overrides, sweep_key: value})
+            runs.append((value, scored(alerts)))
+        print()
+        print(format_sweep(sweep_key, runs))
+        report["sweep"] = {
+            "setting": sweep_key,
+            "runs": [{"value": v, "summary": c.to_dict()["summary"]} for v, c in runs],
+        }
+    if overrides:
+        report["settings"] = overrides
     if args.report_out:
-        report = orjson.dumps(card.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+        data = orjson.dumps(report, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
         try:
-            args.report_out.write_bytes(report + b"\n")
+            args.report_out.write_bytes(data + b"\n")
         except OSError as exc:
             msg = f"cannot write report {args.report_out}: {exc}"
             raise ConfigError(msg) from exc
         print(f"report written to {args.report_out}")
     return 0
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={orjson.dumps(v).decode()}" for k, v in sorted(settings.items()))
+
+
+def _setting_value(raw: str) -> Any:
+    """A JSON value (number, true/false, object), else the text itself (e.g. a time zone)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or not raw.strip():
+        msg = f"expected KEY=VALUE, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return key.strip(), _setting_value(raw.strip())
+
+
+def _sweep(text: str) -> tuple[str, list[Any]]:
+    key, sep, raw = text.partition("=")
+    values = [v.strip() for v in raw.split(",")]
+    if not sep or not key.strip() or not all(values):
+        msg = f"expected KEY=VALUE,VALUE,..., got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return key.strip(), [_setting_value(v) for v in values]
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
@@ -388,6 +456,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_minutes,
         metavar="MIN",
         help="an alarm up to MIN minutes before an incident's onset detects it (120)",
+    )
+    backtest.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a detector setting for every brand (a brand's catalog overrides still win)",
+    )
+    backtest.add_argument(
+        "--sweep",
+        type=_sweep,
+        metavar="KEY=V1,V2,...",
+        help="with --incidents: score the same mentions once per value of one detector setting",
     )
     backtest.add_argument("--report-out", type=Path, help="write the scorecard as JSON")
     backtest.set_defaults(func=cmd_backtest)

@@ -37,6 +37,7 @@ __all__ = [
     "Scorecard",
     "alarms_by_brand",
     "format_scorecard",
+    "format_sweep",
     "parse_incidents",
     "score_incidents",
 ]
@@ -362,4 +363,23 @@ def format_scorecard(card: Scorecard) -> str:
         f"{card.brand_days:.2f} brand-days)",
     ]
     lines += [f"  {rfc3339(a.time)}  {a.brand}  [{a.alert_id}]" for a in card.false_alarms]
+    return "\n".join(lines)
+
+
+def format_sweep(setting: str, runs: Sequence[tuple[Any, Scorecard]]) -> str:
+    """One summary line per value of ``setting``: the trade-off between catching the incidents
+    and crying wolf on the same mentions (no trailing newline)."""
+    lines = [
+        f"sweep of {setting} (every brand; a brand's catalog override wins):",
+        f"  {'value':<12} {'detected':>9} {'late':>5} {'missed':>7} {'median min':>11} "
+        f"{'false alarms':>13} {'per brand-day':>14}",
+    ]
+    for value, card in runs:
+        rate = card.false_alarms_per_brand_day
+        shown = value if isinstance(value, str) else repr(value)
+        lines.append(
+            f"  {shown:<12} {f'{card.detected}/{len(card.rows)}':>9} {card.late:>5} "
+            f"{card.missed:>7} {_num(card.median_time_to_detect):>11} "
+            f"{len(card.false_alarms):>13} {'-' if rate is None else f'{rate:.3f}':>14}"
+        )
     return "\n".join(lines)

@@ -152,6 +152,52 @@ def test_backtest_scores_known_incidents(cli, tmp_path: Path) -> None:
     ) in out
 
 
+def test_backtest_sweeps_a_detector_setting_over_the_same_mentions(cli, tmp_path: Path) -> None:
+    stream = tmp_path / "mentions.jsonl"
+    write_demo_stream(stream)
+    incidents = tmp_path / "incidents.csv"
+    incidents.write_text(f"brand,onset\n{CRISIS_BRAND},{CRISIS_ONSET.isoformat()}\n")
+    report_path = tmp_path / "report.json"
+    args = ["backtest", str(stream), "--brands", str(CATALOG), "--incidents", str(incidents)]
+    result = cli(
+        *args,
+        "--alerts-out",
+        str(tmp_path / "alerts.jsonl"),
+        "--set",
+        "critical_threshold=100",
+        "--sweep",
+        "warning_threshold=55,99",
+        "--detect-within",
+        "15",
+        "--report-out",
+        str(report_path),
+        env=plain_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "detector settings changed for every brand: critical_threshold=100" in result.stdout
+    report = orjson.loads(report_path.read_bytes())
+    assert report["settings"] == {"critical_threshold": 100}
+    assert report["sweep"]["setting"] == "warning_threshold"
+    low, high = report["sweep"]["runs"]
+    assert (low["value"], high["value"]) == (55, 99)
+    # the base run is the default warning threshold: the same as the sweep's 55
+    assert low["summary"] == report["summary"]
+    assert low["summary"]["detected"] == 1
+    # at 99 the warning comes only when the score tops out, 16 minutes after the onset: late
+    assert (high["summary"]["detected"], high["summary"]["late"]) == (0, 1)
+    lines = result.stdout.splitlines()
+    at = lines.index("sweep of warning_threshold (every brand; a brand's catalog override wins):")
+    assert [line.split()[:4] for line in lines[at + 2 : at + 4]] == [
+        ["55", "1/1", "0", "0"],
+        ["99", "0/1", "1", "0"],
+    ]
+
+    bad = cli(*args, "--alerts-out", str(tmp_path / "a.jsonl"), "--sweep", "no_such=1,2")
+    assert bad.returncode == 2 and "unknown detector setting 'no_such'" in bad.stderr
+    bad = cli(*args, "--alerts-out", str(tmp_path / "a.jsonl"), "--set", "warning_threshold=x")
+    assert bad.returncode == 2 and "wrong type" in bad.stderr
+
+
 def test_backtest_reports_a_bad_incidents_file(cli, tmp_path: Path) -> None:
     stream = tmp_path / "m.jsonl"
     stream.write_text("", encoding="utf-8")
@@ -186,7 +232,7 @@ def test_backtest_reports_a_bad_incidents_file(cli, tmp_path: Path) -> None:
         env=plain_env(),
     )
     assert alone.returncode == 2
-    assert "--grace need --incidents" in alone.stderr
+    assert "--grace needs --incidents" in alone.stderr
 
 
 def test_replay_worker_and_alerts_tail(cli, kafka_bootstrap, fresh_env, worker_factory, tmp_path):

@@ -20,6 +20,7 @@ from pipeline.scorecard import (
     Scorecard,
     alarms_by_brand,
     format_scorecard,
+    format_sweep,
     parse_incidents,
     score_incidents,
 )
@@ -289,6 +290,21 @@ def test_report_dict_and_table_agree() -> None:
     assert "detected 1/1 within 60 min (late 0, missed 0)" in table
     assert "false alarms: 1 (0.125 per brand-day over 8.00 brand-days)" in table
     assert "  2026-03-01T09:00:00Z  acme  [old]" in table
+
+
+def test_sweep_table_has_one_line_per_value() -> None:
+    incidents = [Incident("acme", T0), Incident("globex", T0)]
+    strict = score([alarm(T0 + 90 * MIN)], incidents)
+    loose = score(
+        [alarm(T0 + 5 * MIN), alarm(T0 + 10 * MIN, "g1", "globex"), alarm(T0 - DAY, "old")],
+        incidents,
+    )
+    lines = format_sweep("warning_threshold", [(65, strict), (45.5, loose), ("UTC", loose)])
+    rows = [line.split() for line in lines.splitlines()[2:]]
+    assert rows[0] == ["65", "0/2", "1", "1", "-", "0", "0.000"]
+    assert rows[1] == ["45.5", "2/2", "0", "0", "7.5", "1", "0.125"]
+    assert rows[2][0] == "UTC"
+    assert lines.startswith("sweep of warning_threshold")
 
 
 def test_negative_windows_are_refused() -> None:
