@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fakes import KeywordPrediction
 
 from models.evaluation import (
     LabelledText,
@@ -16,7 +17,6 @@ from models.evaluation import (
     evaluate_labelled,
     read_labelled,
 )
-from tests.unit.fakes import KeywordPrediction
 
 
 def _line(**rec: Any) -> str:
