@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from models.jsonlines import json_objects
 from pipeline.errors import ModelError
 
 _BATCH = 4096
@@ -55,17 +56,9 @@ def run_classify(input: TextIO, output: TextIO, model_path: Path | None) -> int:
         texts.clear()
         langs.clear()
 
-    for lineno, line in enumerate(input, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            _err(f"line {lineno}: invalid JSON ({exc})")
-            bad += 1
-            continue
-        if not isinstance(rec, dict):
-            _err(f"line {lineno}: expected a JSON object")
+    for lineno, rec in json_objects(input):
+        if isinstance(rec, str):
+            _err(f"line {lineno}: {rec}")
             bad += 1
             continue
         text, lang = rec.get("text"), rec.get("lang")

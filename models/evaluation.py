@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from models.classifier import MentionClassifier
+from models.jsonlines import json_objects
 from models.lexicon import CATEGORIES
 from models.metrics import LABELS, score_table
 from models.training import dev_sets, evaluate_classifier
@@ -39,10 +38,8 @@ class LabelledText:
     categories: frozenset[str] | None = None  # None: categories not annotated for this text
 
 
-def _parse_labelled(rec: Any) -> LabelledText | str:
+def _parse_labelled(rec: dict[str, Any]) -> LabelledText | str:
     """A record as :class:`LabelledText`, or what is wrong with it."""
-    if not isinstance(rec, dict):
-        return "expected a JSON object"
     text, label, lang = rec.get("text"), rec.get("label"), rec.get("lang")
     if not isinstance(text, str):
         return "missing or invalid 'text' (string)"
@@ -70,15 +67,8 @@ def read_labelled(lines: Iterable[str]) -> tuple[list[LabelledText], list[str]]:
     """
     items: list[LabelledText] = []
     errors: list[str] = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            errors.append(f"line {lineno}: invalid JSON ({exc})")
-            continue
-        parsed = _parse_labelled(rec)
+    for lineno, rec in json_objects(lines):
+        parsed = rec if isinstance(rec, str) else _parse_labelled(rec)
         if isinstance(parsed, str):
             errors.append(f"line {lineno}: {parsed}")
         else:
