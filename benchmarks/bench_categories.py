@@ -58,6 +58,9 @@ SCANDAL_TOPICS: dict[str, tuple[str, ...]] = {
 }
 
 
+COMBINED = "combined (as classified)"
+
+
 def _flags(predicted: dict[str, float]) -> set[str]:
     return {c for c, s in predicted.items() if s >= CATEGORY_THRESHOLD}
 
@@ -94,7 +97,7 @@ def held_out_airline(
     return {
         "learned model": category_scores(gold, learned),
         "lexicons": category_scores(gold, lexical),
-        "combined (as classified)": category_scores(gold, combined),
+        COMBINED: category_scores(gold, combined),
     }
 
 
@@ -112,12 +115,9 @@ def print_held_out(results: dict[str, dict[str, dict[str, float]]]) -> None:
             m = r.get(cat) or {"precision": 0.0, "recall": 0.0, "f1": 0.0}
             cells.append(f"{m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f}")
         print(f"{cat:<18} {support:>5}  " + "".join(f"{c:>26}" for c in cells))
+    combined = results[COMBINED]
     unlabelled = {
-        c: int(m["predicted"])
-        for name, r in results.items()
-        if name.startswith("combined")
-        for c, m in r.items()
-        if c != "micro" and not m["support"]
+        c: int(m["predicted"]) for c, m in combined.items() if c != "micro" and not m["support"]
     }
     if unlabelled:
         print(

@@ -39,6 +39,8 @@ class BacktestSummary:
     # event times (epoch seconds) of each brand's first and last classified mention
     brand_spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     alerts: list[AlertEvent] = field(default_factory=list)
+    # the brand mentions in event-time order: what the detector reads
+    mentions: list[ScoredMention] = field(default_factory=list, repr=False)
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -56,11 +58,11 @@ def ingest_file(
     catalog: BrandCatalog,
     classifier: ClassifierLike,
     dead_letters_out: IO[bytes] | None = None,
-) -> tuple[BacktestSummary, list[ScoredMention]]:
+) -> BacktestSummary:
     """Classify and match every line of ``input_path`` as the live ingest agent does.
 
-    Returns the summary (without alerts) and the brand mentions in event-time order, as
-    ``emberwatch replay`` sends them (stable: ties keep file order). Bad lines go to
+    Returns the summary without alerts; its ``mentions`` are the brand mentions in event-time
+    order, as ``emberwatch replay`` sends them (stable: ties keep file order). Bad lines go to
     ``dead_letters_out`` in the dead-letter topic's form.
     """
     ingestor = Ingestor(
@@ -104,7 +106,8 @@ def ingest_file(
     if batch:
         flush()
     scored.sort(key=lambda m: m.ts)
-    return summary, scored
+    summary.mentions = scored
+    return summary
 
 
 def detect_mentions(
@@ -129,8 +132,8 @@ def run_backtest(
 ) -> BacktestSummary:
     """:func:`ingest_file`, then :func:`detect_mentions`; the alerts go to ``alerts_out`` as
     JSON lines in the alert topic's form and into the summary."""
-    summary, scored = ingest_file(input_path, settings, catalog, classifier, dead_letters_out)
-    summary.alerts = detect_mentions(scored, settings, catalog, overrides)
+    summary = ingest_file(input_path, settings, catalog, classifier, dead_letters_out)
+    summary.alerts = detect_mentions(summary.mentions, settings, catalog, overrides)
     write_alerts(summary.alerts, alerts_out)
     return summary
 

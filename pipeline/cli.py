@@ -175,7 +175,7 @@ def _read_incidents(path: Path) -> list[Incident]:
 
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.backtest import detect_mentions, ingest_file, write_alerts
+    from pipeline.backtest import detect_mentions, run_backtest
     from pipeline.catalog import BrandCatalog
     from pipeline.core.detector import DetectorConfig
     from pipeline.scorecard import (
@@ -204,8 +204,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     overrides: dict[str, Any] = dict(args.set)
     sweep_key, sweep_values = args.sweep or ("", [])
     # Check everything that can be wrong before the replay, which can take long.
-    for value in sweep_values or [None]:
-        trial = dict(overrides) if value is None else {**overrides, sweep_key: value}
+    for trial in [{**overrides, sweep_key: v} for v in sweep_values] or [overrides]:
         DetectorConfig.from_mapping(DetectorConfig(), trial)
     incidents = _read_incidents(args.incidents) if args.incidents else None
     catalog = BrandCatalog.load(args.brands, strict=settings.catalog_strict)
@@ -215,9 +214,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         dead = (
             stack.enter_context(args.dead_letters_out.open("wb")) if args.dead_letters_out else None
         )
-        summary, mentions = ingest_file(args.input, settings, catalog, classifier, dead)
-        summary.alerts = detect_mentions(mentions, settings, catalog, overrides)
-        write_alerts(summary.alerts, out)
+        summary = run_backtest(args.input, settings, catalog, classifier, out, dead, overrides)
     dead_total = sum(summary.dead_lettered.values())
     print(
         f"{summary.lines} lines: {summary.classified} classified, {summary.unmatched} unmatched, "
@@ -254,7 +251,8 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if sweep_values:
         runs = []
         for value in sweep_values:
-            alerts = detect_mentions(mentions, settings, catalog, {**overrides, sweep_key: value})
+            trial = {**overrides, sweep_key: value}
+            alerts = detect_mentions(summary.mentions, settings, catalog, trial)
             runs.append((value, scored(alerts)))
         print()
         print(format_sweep(sweep_key, runs))
